@@ -1,0 +1,70 @@
+"""`distillrec sweep` and `distillrec report` (owned by the sweep stage)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from distillrec.errors import exit_on_user_error
+
+
+@exit_on_user_error
+def sweep_command(
+    config: Annotated[Path, typer.Option("--config", "-c", help="Sweep YAML (configs/sweeps/).")],
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue the latest sweep of this config.")
+    ] = False,
+    override: Annotated[
+        list[str] | None, typer.Argument(help="key=value overrides, e.g. epochs=5")
+    ] = None,
+) -> None:
+    """Ray Tune sweep of students x distillation settings; one Tuner per dataset."""
+    from distillrec.sweep.config import load_sweep_config
+    from distillrec.sweep.tuner import run_sweep
+
+    cfg = load_sweep_config(config, override)
+    for result in run_sweep(cfg, resume=resume):
+        print(summary_line(result))
+        if result.interrupted:
+            print(f"  interrupted: continue with `distillrec sweep --config {config} --resume`")
+        for kind, path in result.report_files.items():
+            print(f"  report ({kind}): {path}")
+
+
+@exit_on_user_error
+def report_command(
+    dataset: Annotated[str, typer.Option("--dataset", "-d", help="Dataset name.")],
+    out: Annotated[Path | None, typer.Option("--out", help="Folder (default reports/<d>).")] = None,
+    experiment: Annotated[
+        str, typer.Option("--experiment", help="MLflow experiment of the sweep.")
+    ] = "distillrec-sweeps",
+    tracking_uri: Annotated[
+        str | None, typer.Option("--tracking-uri", help="MLflow store (default: project's).")
+    ] = None,
+) -> None:
+    """Students x {no distillation, best DLLM2Rec} from the dataset's latest sweep."""
+    from distillrec.sweep.report import report_for_dataset
+    from distillrec.sweep.tracking import absolute_tracking_uri
+
+    uri = absolute_tracking_uri(tracking_uri)
+    files = report_for_dataset(uri, experiment, dataset, out or Path("reports") / dataset)
+    print(files["md"].read_text(), end="")
+    for kind, path in files.items():
+        print(f"report ({kind}): {path}")
+
+
+def summary_line(result) -> str:  # noqa: ANN001 - a distillrec.sweep.tuner.DatasetSweep
+    """One line per dataset: trials, failures, champion."""
+    text = (
+        f"{result.dataset}: {result.num_trials} trials ({result.num_errors} failed), "
+        f"parent run {result.parent_run_id}, Tune folder {result.experiment_path}"
+    )
+    if result.champion is not None:
+        c = result.champion
+        text += (
+            f"; champion models:/{c.name}/{c.version} ({c.student}, {c.variant}, "
+            f"val NDCG@20 {c.val_ndcg20:.4f}, test NDCG@20 {c.test_ndcg20:.4f})"
+        )
+    return text

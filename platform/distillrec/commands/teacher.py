@@ -1,0 +1,88 @@
+"""`distillrec teacher ...`: LoRA fine-tuning and Ray Data + vLLM inference of the LLM teacher."""
+
+from __future__ import annotations
+
+import typer
+
+from distillrec.errors import exit_on_user_error
+
+app = typer.Typer(no_args_is_help=True)
+
+DEFAULT_CONFIG = "configs/teacher/smollm2-135m.yaml"
+
+
+@app.command("finetune")
+@exit_on_user_error
+def finetune_command(
+    config: str = typer.Option(DEFAULT_CONFIG, "--config", "-c", help="Teacher YAML config."),
+    out: str | None = typer.Option(
+        None, "--out", help="Merged model folder (finetune.output_dir)."
+    ),
+    overrides: list[str] = typer.Argument(None, help="key=value overrides, e.g. finetune.lr=1e-4"),
+) -> None:
+    """LoRA SFT of the base model on BIGRec prompts (Ray Train); saves a merged HF folder."""
+    from distillrec.config import load_config
+    from distillrec.teacher.config import TeacherConfig
+    from distillrec.teacher.finetune import run_finetune
+
+    cfg = load_config(TeacherConfig, config, overrides or [])
+    run_finetune(cfg, out_dir=out)
+
+
+@app.command("infer")
+@exit_on_user_error
+def infer_command(
+    config: str = typer.Option(DEFAULT_CONFIG, "--config", "-c", help="Teacher YAML config."),
+    limit: int | None = typer.Option(None, "--limit", help="At most N examples per split."),
+    splits: str | None = typer.Option(None, "--splits", help="Comma list, e.g. train,val,test."),
+    out: str | None = typer.Option(None, "--out", help="Artifact folder (default output_dir)."),
+    fresh: bool = typer.Option(False, "--fresh", help="Discard unfinished parts of a run."),
+    overrides: list[str] = typer.Argument(None, help="key=value overrides, e.g. sample.seed=1"),
+) -> None:
+    """Generate, ground and write the teacher artifact; resumes an interrupted run."""
+    from distillrec.config import load_config
+    from distillrec.errors import UserError
+    from distillrec.teacher.config import SPLITS, TeacherConfig
+    from distillrec.teacher.inference import run_inference
+
+    cfg = load_config(TeacherConfig, config, overrides or [])
+    chosen = [s.strip() for s in splits.split(",") if s.strip()] if splits else None
+    for split in chosen or []:
+        if split not in SPLITS:
+            raise UserError(f"--splits: unknown split {split!r} (choose from {', '.join(SPLITS)})")
+    run_inference(cfg, out_dir=out, splits=chosen, limit=limit, fresh=fresh)
+
+
+@app.command("evaluate")
+@exit_on_user_error
+def evaluate_command(
+    artifact: str = typer.Argument(..., help="Teacher artifact folder."),
+    dataset: str = typer.Option("data/ml-100k", "--dataset", help="Prepared dataset folder."),
+) -> None:
+    """HR/NDCG@1/5/10/20 of an artifact's rankings on the val/test examples it covers."""
+    from distillrec.data import load_prepared
+    from distillrec.teacher.artifact import read_artifact
+    from distillrec.teacher.evaluation import evaluate_rankings, format_metrics
+
+    data = load_prepared(dataset)
+    art = read_artifact(artifact, expected_fingerprint=data.fingerprint)
+    for split in ("val", "test"):
+        metrics = evaluate_rankings(art.rankings, data.split(split))
+        if metrics is not None:
+            print("teacher " + format_metrics(split, metrics))
+
+
+def _register_import_command() -> None:
+    """``import-dllm2rec`` lives in the students' module; register it once that module exists."""
+    try:
+        from distillrec.commands.teacher_import import import_dllm2rec_command
+    except ModuleNotFoundError as err:
+        if err.name != "distillrec.commands.teacher_import":
+            raise
+        return
+    app.command("import-dllm2rec", help="Import DLLM2Rec's published teacher files.")(
+        import_dllm2rec_command
+    )
+
+
+_register_import_command()

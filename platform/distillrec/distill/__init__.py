@@ -1,0 +1,19 @@
+"""DLLM2Rec distillation: importance weights, main and ranking-distillation losses, embedding fusion."""
+
+from distillrec.distill.embedding import TeacherEmbeddingFusion
+from distillrec.distill.losses import (
+    dros_propensity,
+    dros_terms,
+    main_loss,
+    ranking_distillation_loss,
+)
+from distillrec.distill.weights import importance_weights
+
+__all__ = [
+    "TeacherEmbeddingFusion",
+    "dros_propensity",
+    "dros_terms",
+    "importance_weights",
+    "main_loss",
+    "ranking_distillation_loss",
+]

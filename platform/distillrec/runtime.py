@@ -1,0 +1,62 @@
+"""Runtime defaults: an embedded local Ray sized to the machine, and the MLflow store.
+
+Every command that needs Ray calls :func:`ensure_ray`. It attaches to the cluster named by
+``RAY_ADDRESS`` when set, else starts a local Ray with explicit CPUs and a modest object store
+(the right thing on a 2-core laptop or CI box). MLflow defaults to a local sqlite store
+(``sqlite:///mlflow.db``, artifacts in ``mlartifacts/`` beside the database file) unless
+``MLFLOW_TRACKING_URI`` is set.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+DEFAULT_ARTIFACT_ROOT = "mlartifacts"
+DEFAULT_OBJECT_STORE_BYTES = 512 * 1024 * 1024
+
+
+def ensure_ray(num_cpus: int | None = None, object_store_memory: int | None = None) -> None:
+    """Start (or attach to) Ray once per process. Idempotent."""
+    import ray
+
+    if ray.is_initialized():
+        return
+    os.environ.setdefault("RAY_DEDUP_LOGS", "1")
+    if os.environ.get("RAY_ADDRESS"):
+        ray.init(address=os.environ["RAY_ADDRESS"], log_to_driver=True)
+        return
+    ray.init(
+        num_cpus=num_cpus or os.cpu_count() or 1,
+        object_store_memory=object_store_memory or DEFAULT_OBJECT_STORE_BYTES,
+        include_dashboard=False,
+        log_to_driver=True,
+    )
+
+
+def tracking_uri(explicit: str | None = None) -> str:
+    """The MLflow tracking URI: explicit config > ``MLFLOW_TRACKING_URI`` > local sqlite."""
+    return explicit or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+
+
+def setup_mlflow(explicit_uri: str | None = None, experiment: str | None = None) -> str:
+    """Point MLflow at the project's store and (optionally) select an experiment.
+
+    With the default sqlite store, new experiments put their artifacts under ``mlartifacts/``
+    (absolute path), matching ``mlflow server --default-artifact-root mlartifacts``.
+    """
+    import mlflow
+
+    uri = tracking_uri(explicit_uri)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    if experiment:
+        if mlflow.get_experiment_by_name(experiment) is None:
+            artifact_root = None
+            if uri.startswith("sqlite:///"):
+                db_path = Path(uri.removeprefix("sqlite:///"))
+                artifact_root = (db_path.parent / DEFAULT_ARTIFACT_ROOT).resolve().as_uri()
+            mlflow.create_experiment(experiment, artifact_location=artifact_root)
+        mlflow.set_experiment(experiment)
+    return uri

@@ -1,0 +1,70 @@
+"""What a serving process is told: which model, which MLflow store, and the replica knobs.
+
+One schema for the three entry points (``distillrec serve``, ``serve run serve.app:app`` with
+environment variables, ``serve deploy serve/config.yaml`` with application ``args``).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from pydantic import Field, model_validator
+
+from distillrec.config import StrictModel, check_safe_name
+from distillrec.runtime import tracking_uri
+from distillrec.serving.champion import absolute_tracking_uri, default_model_uri
+from distillrec.serving.http_errors import DEFAULT_MAX_BODY_BYTES
+
+DEFAULT_DATASET = "ml-100k"
+ENV_MODEL = "DISTILLREC_MODEL_URI"
+ENV_DATASET = "DISTILLREC_DATASET"
+
+
+class ServeArgs(StrictModel):
+    """Application arguments (also the ``args:`` block of serve/config.yaml)."""
+
+    model: str | None = Field(default=None, description="MLflow model URI to serve")
+    dataset: str = Field(default=DEFAULT_DATASET, description="serve this dataset's champion")
+    tracking_uri: str | None = Field(default=None, description="MLflow store (default: env/sqlite)")
+    reload_interval_s: float = Field(default=30.0, ge=0, description="alias check period; 0 = off")
+    max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1024)
+    torch_threads: int = Field(default=1, ge=1, description="torch threads per replica")
+    max_batch_size: int = Field(default=32, ge=1, description="requests per forward pass")
+    batch_wait_timeout_s: float = Field(default=0.002, ge=0, description="wait to fill a batch")
+    access_log: bool = Field(default=False, description="log every request (costs CPU per request)")
+
+    @model_validator(mode="after")
+    def _safe_dataset(self) -> ServeArgs:
+        check_safe_name(self.dataset, "dataset")
+        return self
+
+    @property
+    def model_uri(self) -> str:
+        return self.model or default_model_uri(self.dataset)
+
+    def resolved_tracking_uri(self) -> str:
+        """Absolute, because replicas run in other processes and working directories."""
+        return absolute_tracking_uri(tracking_uri(self.tracking_uri))
+
+    def deployment_kwargs(self) -> dict[str, Any]:
+        """Constructor arguments of :class:`~distillrec.serving.deployment.Recommender`."""
+        return {
+            "model_uri": self.model_uri,
+            "tracking_uri": self.resolved_tracking_uri(),
+            "reload_interval_s": self.reload_interval_s,
+            "max_body_bytes": self.max_body_bytes,
+            "torch_threads": self.torch_threads,
+            "max_batch_size": self.max_batch_size,
+            "batch_wait_timeout_s": self.batch_wait_timeout_s,
+        }
+
+
+def args_from_env() -> dict[str, Any]:
+    """``DISTILLREC_MODEL_URI`` / ``DISTILLREC_DATASET`` (MLFLOW_TRACKING_URI is read later)."""
+    args: dict[str, Any] = {}
+    if os.environ.get(ENV_MODEL):
+        args["model"] = os.environ[ENV_MODEL]
+    if os.environ.get(ENV_DATASET):
+        args["dataset"] = os.environ[ENV_DATASET]
+    return args

@@ -1,0 +1,144 @@
+"""MLflow bookkeeping of a sweep: one parent run per dataset, the trials' runs nested under it.
+
+Trials run ``distillrec.training.train``, which opens its own MLflow run; the trial passes the
+parent (``mlflow.parentRunId``) and its own tags as ``run_tags``, so from its first epoch even a
+trial stopped early by ASHA appears nested in the UI. Metric names follow training's
+(``val_ndcg_20``: MLflow rejects ``@``); a finished trial's run holds ``best_val_*`` and ``test_*``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from distillrec.runtime import tracking_uri as default_tracking_uri
+
+PARENT_TAG = "mlflow.parentRunId"
+KIND_TAG = "distillrec.kind"  # "sweep" (parent) or "trial" (child)
+SWEEP_TAG = "distillrec.sweep"
+DATASET_TAG = "distillrec.dataset"
+FINGERPRINT_TAG = "distillrec.dataset_fingerprint"
+TEACHER_TAG = "distillrec.teacher_artifact"
+STUDENT_TAG = "distillrec.student"
+VARIANT_TAG = "distillrec.variant"
+TRIAL_TAG = "distillrec.trial_id"
+OUTCOME_TAG = "distillrec.trial_outcome"  # "stopped" on runs ASHA or an interruption cut off
+STATE_FILE = "distillrec_sweep.json"
+
+
+def absolute_tracking_uri(explicit: str | None = None) -> str:
+    """The store URI with relative sqlite/file paths made absolute (trials run elsewhere)."""
+    uri = default_tracking_uri(explicit)
+    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+        return "sqlite:///" + str(Path(uri.removeprefix("sqlite:///")).resolve())
+    if "://" not in uri:
+        return str(Path(uri).resolve())
+    return uri
+
+
+def metric_key(split: str, name: str) -> str:
+    """``("val", "ndcg@20")`` -> ``"val_ndcg_20"``: training's MLflow names, used for Tune too."""
+    return f"{split}_{name.replace('@', '_')}"
+
+
+def split_metrics(split: str, metrics: dict[str, float]) -> dict[str, float]:
+    return {metric_key(split, k): float(v) for k, v in metrics.items()}
+
+
+def client(uri: str) -> Any:
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def experiment_id(uri: str, experiment: str) -> str:
+    """Create the experiment if needed (artifacts beside a sqlite store) and return its id."""
+    import mlflow
+
+    from distillrec.runtime import setup_mlflow
+
+    setup_mlflow(uri, experiment)
+    return mlflow.get_experiment_by_name(experiment).experiment_id
+
+
+def start_parent_run(
+    uri: str, experiment: str, *, run_name: str, tags: dict[str, str], params: dict[str, Any]
+) -> str:
+    """Create the dataset sweep's parent run (status RUNNING until :func:`finish_parent`)."""
+    mlf = client(uri)
+    run = mlf.create_run(experiment_id(uri, experiment), run_name=run_name, tags=tags)
+    for key, value in params.items():
+        mlf.log_param(run.info.run_id, key, _param_text(value))
+    return run.info.run_id
+
+
+def reopen_parent_run(uri: str, run_id: str) -> None:
+    """A resumed sweep keeps its parent run: mark it running again, close stale trial runs."""
+    client(uri).update_run(run_id, status="RUNNING")
+    close_stale_children(uri, run_id)
+
+
+def finish_parent(uri: str, run_id: str, *, failed: bool = False) -> None:
+    client(uri).set_terminated(run_id, status="FAILED" if failed else "FINISHED")
+
+
+def child_runs(uri: str, parent_run_id: str, *, finished_only: bool = False) -> list[Any]:
+    """The trial runs nested under a parent run."""
+    mlf = client(uri)
+    parent = mlf.get_run(parent_run_id)
+    query = f"tags.`{PARENT_TAG}` = '{parent_run_id}'"
+    if finished_only:
+        query += " and attributes.status = 'FINISHED'"
+    runs: list[Any] = []
+    token = None
+    while True:
+        page = mlf.search_runs(
+            [parent.info.experiment_id], query, max_results=500, page_token=token
+        )
+        runs.extend(page)
+        token = page.token
+        if not token:
+            return runs
+
+
+def close_stale_children(uri: str, parent_run_id: str) -> int:
+    """Trial runs still RUNNING (stopped by ASHA or an interruption) become KILLED, tagged."""
+    mlf = client(uri)
+    stale = [r for r in child_runs(uri, parent_run_id) if r.info.status == "RUNNING"]
+    for run in stale:
+        mlf.set_tag(run.info.run_id, OUTCOME_TAG, "stopped")
+        mlf.set_terminated(run.info.run_id, status="KILLED")
+    return len(stale)
+
+
+def read_state(experiment_dir: Path) -> dict[str, Any]:
+    path = experiment_dir / STATE_FILE
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def write_state(experiment_dir: Path, state: dict[str, Any]) -> None:
+    from distillrec.atomic import write_json_atomic
+
+    experiment_dir.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(experiment_dir / STATE_FILE, state)
+
+
+def latest_parent_run(uri: str, experiment: str, dataset: str) -> Any | None:
+    """The most recent sweep parent run for ``dataset`` in ``experiment`` (None if none)."""
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    exp = mlflow.get_experiment_by_name(experiment)
+    if exp is None:
+        return None
+    query = f"tags.`{KIND_TAG}` = 'sweep' and tags.`{DATASET_TAG}` = '{dataset}'"
+    runs = client(uri).search_runs(
+        [exp.experiment_id], query, order_by=["attributes.start_time DESC"], max_results=1
+    )
+    return runs[0] if runs else None
+
+
+def _param_text(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+    return text[:6000]

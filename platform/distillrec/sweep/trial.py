@@ -1,0 +1,111 @@
+"""The Tune trainable: one sweep trial = one call of ``distillrec.training.train``.
+
+No second training loop: the trial turns its sampled values into a ``TrainConfig``, gives torch its
+share of the CPUs, forwards every epoch's metrics to Ray Tune (so ASHA can stop weak trials) and
+nests the MLflow run that ``train`` opens under the dataset sweep's parent run (``run_tags``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from distillrec.sweep import tracking
+from distillrec.sweep.space import BASELINE, DISTILL, VAL_METRIC
+
+CONTROL_KEYS = ("student", "variant")
+
+
+@dataclass
+class SweepTrial:
+    """Everything a trial needs besides its sampled config (picklable, sent to the workers)."""
+
+    dataset_path: str
+    teacher: str | None
+    base: dict[str, Any]
+    epochs: int
+    cpus_per_trial: float
+    tracking_uri: str
+    experiment: str
+    parent_run_id: str
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.__name__ = "distillrec_trial"  # Ray Tune names trials after the trainable
+
+    def train_overrides(self, config: dict[str, Any]) -> dict[str, Any]:
+        """Dotted ``TrainConfig`` keys for this trial (sampled values over the sweep's base)."""
+        variant = config.get("variant", DISTILL)
+        overrides = dict(self.base)
+        overrides.update({k: v for k, v in config.items() if k not in CONTROL_KEYS})
+        overrides.update(
+            {
+                "dataset": self.dataset_path,
+                "student": config["student"],
+                "epochs": self.epochs,
+                "num_threads": threads_for(self.cpus_per_trial),
+                "teacher": self.teacher,
+                "mlflow.tracking_uri": self.tracking_uri,
+                "mlflow.experiment": self.experiment,
+            }
+        )
+        if variant == BASELINE or self.teacher is None:
+            overrides.update({"distill.lam": 0.0, "distill.ed_weight": 0.0, "teacher": None})
+        return overrides
+
+    def __call__(self, config: dict[str, Any]) -> None:
+        from ray import tune
+
+        from distillrec.config import apply_overrides, validate
+        from distillrec.training import TrainConfig, train
+
+        train_config = validate(
+            TrainConfig, apply_overrides({}, self.train_overrides(config)), "sweep trial"
+        )
+        run_tags = {
+            **self.tags,
+            tracking.PARENT_TAG: self.parent_run_id,
+            tracking.KIND_TAG: "trial",
+            tracking.STUDENT_TAG: config["student"],
+            tracking.VARIANT_TAG: variant_of(train_config),
+            tracking.TRIAL_TAG: tune.get_context().get_trial_id(),
+        }
+
+        def report_fn(epoch: int, metrics: dict[str, Any]) -> None:
+            # The last epoch is reported with the final metrics below: a scheduler stopping the
+            # trial there would throw away a finished training before its model is logged.
+            if epoch < self.epochs:
+                tune.report({**tune_metrics(metrics), "epoch": epoch})
+
+        result = train(train_config, report_fn=report_fn, run_tags=run_tags)
+        tune.report(
+            {
+                **tracking.split_metrics("val", result.val),
+                **tracking.split_metrics("test", result.test),
+                "best_epoch": result.best_epoch,
+                "mlflow_run_id": result.mlflow_run_id or "",
+            }
+        )
+
+
+def variant_of(config: Any) -> str:
+    """``dllm2rec`` when a teacher is used with a non-zero distillation weight, else baseline."""
+    uses_teacher = config.distill.lam > 0 or config.distill.ed_weight > 0
+    return DISTILL if config.teacher and uses_teacher else BASELINE
+
+
+def threads_for(cpus: float) -> int:
+    """Torch threads for a trial's CPU share (at least one)."""
+    return max(1, int(cpus))
+
+
+def tune_metrics(metrics: dict[str, Any]) -> dict[str, float]:
+    """A training report (``val_ndcg@20``, ...) as Tune metrics named like MLflow's."""
+    out = {
+        key.replace("@", "_"): float(value)
+        for key, value in metrics.items()
+        if isinstance(value, int | float) and not isinstance(value, bool)
+    }
+    if VAL_METRIC not in out:
+        raise KeyError(f"training reported no validation NDCG@20 (got {sorted(metrics)})")
+    return out

@@ -1,0 +1,305 @@
+"""Run a sweep: one Ray Tune ``Tuner`` per dataset (metrics of different datasets don't compare).
+
+Per dataset: check the prepared data and teacher artifact, open the MLflow parent run, run the
+trials (``distillrec.training.train`` under ASHA), then register the champion and write the report.
+Every sweep gets its own experiment folder under ``storage_path``; ``resume=True`` continues the
+latest one with ``Tuner.restore`` (finished trials are kept, unfinished and failed ones rerun).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from distillrec.errors import UserError
+from distillrec.sweep import tracking
+from distillrec.sweep.config import DatasetSpec, SweepConfig
+from distillrec.sweep.space import MODE, VAL_METRIC, build_scheduler, build_search
+from distillrec.sweep.trial import SweepTrial
+
+
+class _QuietBaselinePresets(logging.Filter):
+    """Ray warns that a preset point changes ``variant``; for our baselines that is the point."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Pre-set value `baseline`" not in record.getMessage()
+
+
+class _InterruptionWatch(logging.Handler):
+    """Notices Ray Tune's "Experiment has been interrupted" (Ctrl-C / SIGUSR1 during ``fit``).
+
+    ``Tuner.fit`` returns normally after an interruption, with the stopped trials marked as
+    terminated in memory; this warning is the one signal that the sweep did not complete.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.interrupted = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "has been interrupted" in record.getMessage():
+            self.interrupted = True
+
+
+@dataclass
+class DatasetSweep:
+    """What one dataset's sweep produced."""
+
+    dataset: str
+    experiment_path: Path
+    parent_run_id: str
+    num_trials: int
+    num_errors: int
+    interrupted: bool
+    champion: Any = None  # distillrec.sweep.champion.Champion
+    report_files: dict[str, Path] = field(default_factory=dict)
+
+
+def run_sweep(
+    cfg: SweepConfig, *, resume: bool = False, callbacks: list[Any] | None = None
+) -> list[DatasetSweep]:
+    """Sweep every dataset of ``cfg`` in turn (``callbacks``: extra Ray Tune callbacks)."""
+    from distillrec.runtime import ensure_ray
+
+    ensure_ray()
+    logging.getLogger("ray.tune.search.variant_generator").addFilter(_QuietBaselinePresets())
+    return [
+        run_dataset_sweep(cfg, spec, resume=resume, callbacks=callbacks) for spec in cfg.datasets
+    ]
+
+
+def run_dataset_sweep(
+    cfg: SweepConfig,
+    spec: DatasetSpec,
+    *,
+    resume: bool = False,
+    callbacks: list[Any] | None = None,
+) -> DatasetSweep:
+    """One dataset's Tuner, from a fresh start or resumed; then champion and report."""
+    uri = tracking.absolute_tracking_uri(cfg.mlflow.tracking_uri)
+    dataset_path = Path(spec.dataset_path).resolve()
+    fingerprint = dataset_fingerprint(dataset_path)
+    teacher = check_teacher(spec, fingerprint)
+    base_values = check_train_keys(cfg, dataset_path)
+    check_resources(cfg)
+    experiment_path = pick_experiment_path(cfg, spec.name, resume)
+    parent_run_id = open_parent_run(cfg, spec, uri, experiment_path, fingerprint, teacher, resume)
+    trial = SweepTrial(
+        dataset_path=str(dataset_path),
+        teacher=teacher,
+        base=dict(cfg.base),
+        epochs=cfg.epochs,
+        cpus_per_trial=cfg.resources.cpus_per_trial,
+        tracking_uri=uri,
+        experiment=cfg.mlflow.experiment,
+        parent_run_id=parent_run_id,
+        tags={tracking.SWEEP_TAG: cfg.name, tracking.DATASET_TAG: spec.name},
+    )
+    tuner = build_tuner(cfg, trial, base_values, experiment_path, resume, callbacks)
+    watch = _InterruptionWatch()
+    tune_logger = logging.getLogger("ray.tune.tune")
+    tune_logger.addHandler(watch)
+    try:
+        grid = tuner.fit()
+    except BaseException:
+        tracking.close_stale_children(uri, parent_run_id)
+        tracking.finish_parent(uri, parent_run_id, failed=True)
+        raise
+    finally:
+        tune_logger.removeHandler(watch)
+    return finish_dataset_sweep(
+        cfg, spec, uri, parent_run_id, experiment_path, grid, interrupted=watch.interrupted
+    )
+
+
+def build_tuner(
+    cfg: SweepConfig,
+    trial: SweepTrial,
+    base_values: dict[str, Any],
+    experiment_path: Path,
+    resume: bool,
+    callbacks: list[Any] | None,
+) -> Any:
+    """A new Tuner, or the restored one when resuming (same trainable, same parent run)."""
+    from ray import tune
+
+    resources = {"cpu": cfg.resources.cpus_per_trial, "gpu": cfg.resources.gpus_per_trial}
+    trainable = tune.with_resources(trial, resources)
+    if resume and tune.Tuner.can_restore(str(experiment_path)):
+        return tune.Tuner.restore(
+            str(experiment_path), trainable, resume_unfinished=True, restart_errored=True
+        )
+    param_space, search_alg, num_samples = build_search(
+        cfg, base_values, cfg.max_concurrent_trials or 0
+    )
+    optuna = cfg.search.algorithm == "optuna"
+    tune_config = tune.TuneConfig(
+        metric=VAL_METRIC,
+        mode=MODE,
+        search_alg=search_alg,
+        scheduler=build_scheduler(cfg),
+        num_samples=num_samples,
+        max_concurrent_trials=cfg.max_concurrent_trials if optuna else None,
+        trial_dirname_creator=lambda t: f"trial_{t.trial_id}",
+    )
+    run_config = tune.RunConfig(
+        name=experiment_path.name,
+        storage_path=str(experiment_path.parent),
+        failure_config=tune.FailureConfig(max_failures=cfg.max_failures),
+        verbose=cfg.verbose,
+        callbacks=callbacks,
+    )
+    return tune.Tuner(
+        trainable, param_space=param_space, tune_config=tune_config, run_config=run_config
+    )
+
+
+def finish_dataset_sweep(
+    cfg: SweepConfig,
+    spec: DatasetSpec,
+    uri: str,
+    parent_run_id: str,
+    path: Path,
+    grid: Any,
+    *,
+    interrupted: bool = False,
+) -> DatasetSweep:
+    """Close stopped trial runs; unless interrupted, register the champion and write the report."""
+    from distillrec.sweep.champion import register_champion
+    from distillrec.sweep.report import write_report
+
+    tracking.close_stale_children(uri, parent_run_id)
+    num_trials, num_errors = len(grid), grid.num_errors
+    interrupted = interrupted or grid.num_terminated + num_errors < num_trials
+    result = DatasetSweep(spec.name, path, parent_run_id, num_trials, num_errors, interrupted)
+    if interrupted:
+        tracking.client(uri).set_terminated(parent_run_id, status="KILLED")
+        return result
+    if cfg.register_champion:
+        result.champion = register_champion(uri, parent_run_id, spec.name, sweep=cfg.name)
+    out_dir = Path(cfg.report_dir) / spec.name
+    result.report_files = write_report(uri, parent_run_id, spec.name, out_dir)
+    tracking.finish_parent(uri, parent_run_id, failed=num_errors == num_trials)
+    return result
+
+
+def open_parent_run(
+    cfg: SweepConfig,
+    spec: DatasetSpec,
+    uri: str,
+    experiment_path: Path,
+    fingerprint: str,
+    teacher: str | None,
+    resume: bool,
+) -> str:
+    """The dataset sweep's parent run: reopened when resuming, else created (id kept on disk)."""
+    state = tracking.read_state(experiment_path)
+    if resume and state.get("parent_run_id"):
+        tracking.reopen_parent_run(uri, state["parent_run_id"])
+        return state["parent_run_id"]
+    tags = {
+        tracking.KIND_TAG: "sweep",
+        tracking.SWEEP_TAG: cfg.name,
+        tracking.DATASET_TAG: spec.name,
+        tracking.FINGERPRINT_TAG: fingerprint,
+        tracking.TEACHER_TAG: teacher or "",
+    }
+    params = {
+        "students": cfg.students,
+        "search_algorithm": cfg.search.algorithm,
+        "num_samples": cfg.search.num_samples,
+        "scheduler": cfg.scheduler.type,
+        "epochs": cfg.epochs,
+        "cpus_per_trial": cfg.resources.cpus_per_trial,
+        "gpus_per_trial": cfg.resources.gpus_per_trial,
+        "max_concurrent_trials": cfg.max_concurrent_trials,
+        "max_failures": cfg.max_failures,
+        "search_space": {k: {d.kind: d.values} for k, d in cfg.search_space.items()},
+        "base": cfg.base,
+        "experiment_path": str(experiment_path),
+    }
+    run_id = tracking.start_parent_run(
+        uri, cfg.mlflow.experiment, run_name=f"{cfg.name}/{spec.name}", tags=tags, params=params
+    )
+    tracking.write_state(experiment_path, {"parent_run_id": run_id, "dataset": spec.name})
+    return run_id
+
+
+def pick_experiment_path(cfg: SweepConfig, dataset: str, resume: bool) -> Path:
+    """A new timestamped folder, or (resume) the latest one this sweep and dataset left."""
+    storage = Path(cfg.storage_path).resolve()
+    prefix = f"{cfg.name}-{dataset}-"
+    if resume:
+        stamp = re.compile(re.escape(prefix) + r"\d{8}-\d{6}$")
+        previous = sorted(p for p in storage.glob(f"{prefix}*") if stamp.match(p.name))
+        if not previous:
+            raise UserError(f"--resume: no earlier sweep {prefix}* under {storage} to continue")
+        return previous[-1]
+    return storage / f"{prefix}{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
+
+
+def dataset_fingerprint(path: Path) -> str:
+    """The prepared dataset's fingerprint (Contract 1), read from ``meta.json``."""
+    meta = path / "meta.json"
+    if not meta.is_file():
+        raise UserError(f"dataset {path}: no meta.json; run `distillrec data prepare` first")
+    return str(json.loads(meta.read_text()).get("fingerprint", ""))
+
+
+def check_teacher(spec: DatasetSpec, fingerprint: str) -> str | None:
+    """The teacher artifact's absolute path, refused early when made for other data."""
+    if spec.teacher is None:
+        return None
+    path = Path(spec.teacher).resolve()
+    manifest = path / "manifest.json"
+    if not manifest.is_file():
+        raise UserError(f"datasets.{spec.name}.teacher: {path} is not a teacher artifact")
+    made_for = json.loads(manifest.read_text()).get("dataset_fingerprint")
+    if made_for != fingerprint:
+        raise UserError(
+            f"datasets.{spec.name}.teacher: {path} was made for dataset fingerprint "
+            f"{made_for!r}, but {spec.dataset_path} has {fingerprint!r}"
+        )
+    return str(path)
+
+
+def check_train_keys(cfg: SweepConfig, dataset_path: Path) -> dict[str, Any]:
+    """Validate ``base`` and every search key against ``TrainConfig``; return the base values."""
+    from distillrec.config import apply_overrides, validate
+    from distillrec.training import TrainConfig
+
+    for student in cfg.students:
+        data = apply_overrides({}, {**cfg.base, "student": student, "dataset": str(dataset_path)})
+        base = validate(TrainConfig, data, f"sweep {cfg.name} (base, student {student})")
+    dumped = base.model_dump()
+    values: dict[str, Any] = {}
+    for key, dist in cfg.search_space.items():
+        node: Any = dumped
+        for part in key.split("."):
+            if not isinstance(node, dict) or part not in node:
+                raise UserError(f"sweep {cfg.name}: search_space.{key}: not a TrainConfig key")
+            node = node[part]
+        values[key] = node
+        sample = apply_overrides(data, {key: dist.reference(node)})
+        validate(TrainConfig, sample, f"sweep {cfg.name} (search_space.{key})")
+    return values
+
+
+def check_resources(cfg: SweepConfig) -> None:
+    """A trial asking for more than the cluster has would wait forever: refuse it now."""
+    import ray
+
+    available = ray.cluster_resources()
+    for name, key, wanted in (
+        ("cpus_per_trial", "CPU", cfg.resources.cpus_per_trial),
+        ("gpus_per_trial", "GPU", cfg.resources.gpus_per_trial),
+    ):
+        if wanted > available.get(key, 0.0):
+            raise UserError(
+                f"resources.{name}={wanted}: the Ray cluster has only {available.get(key, 0.0)}"
+            )

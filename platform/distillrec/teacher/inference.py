@@ -1,0 +1,222 @@
+"""Teacher inference: Ray Data reads examples, builds prompts, vLLM actors generate, we ground.
+
+Pipeline (streaming, so memory depends on the model and batch size, not on the data size):
+
+    read_parquet(splits) -> keep selected, unfinished ids -> prompts -> VLLMGenerator actors
+    -> Grounder actor (embed text, L2 to item titles, top-K) -> one parquet part per block
+
+Parts are keyed by ``example_id`` (see :mod:`distillrec.teacher.parts`), so an interrupted run
+started again skips finished blocks. When every selected example is done the parts become the
+teacher artifact (Contract 2) via :func:`~distillrec.teacher.artifact.write_artifact`.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from distillrec.teacher.config import SampleConfig, TeacherConfig
+from distillrec.teacher.manifest import finish
+from distillrec.teacher.parts import PartStore
+
+LOW_CPU = 0.25  # Ray CPUs for the light read/prompt tasks, so they never starve the engines
+
+
+@dataclass
+class InferenceRun:
+    """What one call did: the artifact (None if stopped early) and its manifest."""
+
+    out_dir: Path | None
+    manifest: dict[str, Any] = field(default_factory=dict)
+    new_rows: int = 0
+
+
+def select_examples(
+    data: Any, sample: SampleConfig, splits: list[str], limit: int | None = None
+) -> pd.DataFrame:
+    """The examples the teacher sees: ``example_id, history, next_item, split``, sorted by id.
+
+    Train keeps ``train_fraction`` then at most ``train_limit``; val/test at most ``eval_limit``;
+    ``limit`` caps every split. Sampling is seeded, so a resumed run selects the same ids.
+    """
+    frames = []
+    for split in splits:
+        df = data.split(split)[["example_id", "history", "next_item"]]
+        take = len(df)
+        if split == "train":
+            take = math.ceil(take * sample.train_fraction)
+            take = min(take, sample.train_limit or take)
+        else:
+            take = min(take, sample.eval_limit or take)
+        take = min(take, limit or take)
+        if take < len(df):
+            df = df.sample(n=take, random_state=sample.seed)
+        frames.append(df.assign(split=split))
+    return pd.concat(frames).sort_values("example_id").reset_index(drop=True)
+
+
+def run_identity(cfg: TeacherConfig, model_path: str, fingerprint: str) -> dict[str, Any]:
+    """Settings that must not change between an interrupted run and its resumption."""
+    decoding = cfg.inference.model_dump(
+        include={"decoding", "num_beams", "max_new_tokens", "stop", "seed"}
+    )
+    return {
+        "dataset_fingerprint": fingerprint,
+        "base_model": cfg.base_model,
+        "model_path": model_path,
+        "prompt": cfg.prompt.model_dump(),
+        "decoding": decoding,
+        "grounding": cfg.grounding.model_dump(exclude={"batch_size", "num_cpus", "num_gpus"}),
+    }
+
+
+def build_dataset(cfg: TeacherConfig, data: Any, todo: pd.DataFrame, model: str):
+    """The lazy Ray Dataset: examples -> prompts -> vLLM generation (``concurrency`` actors).
+
+    The selected, unfinished examples (``example_id``, ``history``) enter Ray Data from the
+    driver's prepared-dataset frames: a file-listing read task would claim a whole CPU that a
+    2-core machine cannot spare beside the engines.
+    """
+    import ray
+
+    from distillrec.teacher.generation import VLLMGenerator
+    from distillrec.teacher.prompts import PromptBuilder
+
+    builder = PromptBuilder(cfg.prompt, data.items["title"].tolist())
+
+    def to_prompts(batch: pd.DataFrame) -> pd.DataFrame:
+        prompts = builder.prompts(batch["history"].tolist())
+        return pd.DataFrame({"example_id": batch["example_id"].to_numpy(), "prompt": prompts})
+
+    size = cfg.inference.batch_size
+    frame = todo[["example_id", "history"]].reset_index(drop=True)
+    ds = ray.data.from_pandas([frame.iloc[i : i + size] for i in range(0, len(frame), size)])
+    ds = ds.map_batches(to_prompts, batch_format="pandas", num_cpus=LOW_CPU)
+    inf = cfg.inference
+    return ds.map_batches(
+        VLLMGenerator,
+        fn_constructor_kwargs={"model_path": model, "inference": inf.model_dump()},
+        batch_size=inf.batch_size,
+        batch_format="numpy",
+        concurrency=inf.concurrency,
+        num_cpus=inf.num_cpus,
+        num_gpus=inf.num_gpus,
+        runtime_env={"env_vars": dict(inf.env)} if inf.env else None,
+    )
+
+
+def start_grounder(cfg: TeacherConfig, data: Any, model: str, items: np.ndarray | None):
+    """One Grounder actor (embeds titles unless ``items`` is given from a previous run)."""
+    import ray
+
+    from distillrec.teacher.generation import Grounder
+    from distillrec.teacher.grounding import item_popularity
+
+    popularity = item_popularity(data.train["next_item"].to_numpy(), data.meta.num_items)
+    env = dict(cfg.inference.env)
+    actor_cls = ray.remote(Grounder).options(
+        num_cpus=cfg.grounding.num_cpus,
+        num_gpus=cfg.grounding.num_gpus,
+        runtime_env={"env_vars": env} if env else None,
+    )
+    return actor_cls.remote(
+        model,
+        data.items["title"].tolist(),
+        cfg.grounding.model_dump(),
+        cfg.inference.model_dump(),
+        popularity,
+        items,
+    )
+
+
+def stream_blocks(ds: Any, grounder: Any, store: PartStore, stop_after: int | None) -> dict:
+    """Generate, ground (up to two blocks in flight) and write blocks; returns counters."""
+    import ray
+
+    stats = {"rows": 0, "blocks": 0, "tokens": 0, "generate_seconds": 0.0, "worker_rss": 0.0}
+    pending: collections.deque = collections.deque()
+
+    def finish_one() -> None:
+        grounded = ray.get(pending.popleft())
+        store.write(grounded)
+        stats["rows"] += len(grounded["example_id"])
+        stats["blocks"] += 1
+        stats["tokens"] += int(np.sum(grounded["num_generated_tokens"]))
+        stats["generate_seconds"] += float(np.sum(grounded["generate_seconds"]))
+        stats["worker_rss"] = max(
+            stats["worker_rss"], float(np.max(grounded["worker_peak_rss_mb"]))
+        )
+
+    for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
+        if not len(batch["example_id"]):
+            continue
+        pending.append(grounder.ground.remote(batch))
+        if len(pending) >= 2:
+            finish_one()
+        if stop_after is not None and stats["blocks"] >= stop_after:
+            pending.clear()
+            break
+    while pending:
+        finish_one()
+    return stats
+
+
+def run_inference(
+    cfg: TeacherConfig,
+    *,
+    out_dir: str | Path | None = None,
+    splits: list[str] | None = None,
+    limit: int | None = None,
+    fresh: bool = False,
+    stop_after_blocks: int | None = None,
+    log_mlflow: bool = True,
+) -> InferenceRun:
+    """Run (or resume) teacher inference and write the artifact; see the module docstring.
+
+    ``stop_after_blocks`` stops after that many blocks without writing the artifact: what an
+    interruption leaves behind (used by tests and for budgeted runs).
+    """
+    import ray
+
+    from distillrec.data import load_prepared
+    from distillrec.runtime import ensure_ray
+    from distillrec.teacher.base_models import resolve_base_model
+
+    started = time.perf_counter()
+    data = load_prepared(cfg.dataset)
+    splits = list(splits or cfg.sample.splits)
+    model = resolve_base_model(cfg.base_model)
+    out = Path(out_dir or cfg.output_dir)
+    store = PartStore(
+        out.with_name(f".{out.name}.parts"), run_identity(cfg, model, data.fingerprint)
+    )
+    store.open(fresh=fresh)
+    selected = select_examples(data, cfg.sample, splits, limit)
+    done = store.done_ids()
+    todo = selected[~selected["example_id"].isin(done)]
+    print(f"teacher: {len(selected)} examples selected, {len(selected) - len(todo)} already done")
+    ensure_ray()
+    items = store.load_item_embeddings()
+    grounder = start_grounder(cfg, data, model, items)
+    if items is None:
+        items = ray.get(grounder.item_embeddings.remote())
+        store.save_item_embeddings(items)
+    gen_start = time.perf_counter()
+    stats = {"rows": 0, "blocks": 0, "tokens": 0, "generate_seconds": 0.0, "worker_rss": 0.0}
+    if len(todo):
+        ds = build_dataset(cfg, data, todo, model)
+        stats = stream_blocks(ds, grounder, store, stop_after_blocks)
+    stats["wall_seconds"] = time.perf_counter() - gen_start
+    stats["grounder_rss"] = ray.get(grounder.peak_rss_mb.remote())
+    ray.get(grounder.close.remote())
+    ray.kill(grounder)
+    if stop_after_blocks is not None and not set(todo["example_id"]) <= store.done_ids():
+        return InferenceRun(out_dir=None, new_rows=stats["rows"])
+    return finish(cfg, data, selected, store, items, stats, out, started, log_mlflow)

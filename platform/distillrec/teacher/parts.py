@@ -1,0 +1,106 @@
+"""Resumable inference output: finished blocks as parquet parts keyed by ``example_id``.
+
+Each block is written atomically (temp file + rename), so after an interruption every part on
+disk is complete; a restarted run skips the example ids already present (no duplicates, nothing
+lost). ``run.json`` records what produced the parts, so a run with another model, prompt or
+decoding never mixes its rows with them.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from distillrec.atomic import atomic_file, write_json_atomic
+from distillrec.errors import UserError
+
+RUN_FILE = "run.json"
+ITEMS_FILE = "item_embeddings.npy"
+PART_SCHEMA = pa.schema(
+    [
+        ("example_id", pa.int64()),
+        ("items", pa.list_(pa.int64())),
+        ("distances", pa.list_(pa.float32())),
+        ("generation", pa.string()),
+        ("num_generated_tokens", pa.int64()),
+    ]
+)
+
+
+class PartStore:
+    """The work folder beside the artifact (``.<name>.parts``) holding finished blocks."""
+
+    def __init__(self, folder: str | Path, identity: dict[str, Any]) -> None:
+        self.folder = Path(folder)
+        self.identity = json.loads(json.dumps(identity, sort_keys=True, default=str))
+
+    def open(self, fresh: bool = False) -> None:
+        """Create the folder, or check that existing parts come from the same run settings."""
+        run_file = self.folder / RUN_FILE
+        if fresh and self.folder.exists():
+            shutil.rmtree(self.folder)
+        if run_file.is_file():
+            previous = json.loads(run_file.read_text())
+            if previous != self.identity:
+                changed = sorted(k for k in self.identity if previous.get(k) != self.identity[k])
+                raise UserError(
+                    f"{self.folder}: unfinished parts were made with different {changed}; "
+                    "rerun with --fresh to discard them"
+                )
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(run_file, self.identity)
+
+    def part_files(self) -> list[Path]:
+        return sorted(self.folder.glob("part-*.parquet"))
+
+    def read(self) -> pd.DataFrame:
+        """All finished rows (empty frame with the part columns when none)."""
+        files = self.part_files()
+        if not files:
+            return PART_SCHEMA.empty_table().to_pandas()
+        return pa.concat_tables(pq.read_table(f, schema=PART_SCHEMA) for f in files).to_pandas()
+
+    def done_ids(self) -> set[int]:
+        files = self.part_files()
+        if not files:
+            return set()
+        ids = [pq.read_table(f, columns=["example_id"])["example_id"] for f in files]
+        return set(pa.chunked_array(ids).to_numpy().tolist())
+
+    def write(self, batch: dict[str, Any]) -> Path:
+        """Write one finished block atomically; its name continues the numbering."""
+        files = self.part_files()
+        index = int(files[-1].stem.split("-")[1]) + 1 if files else 0
+        table = pa.table(
+            {
+                "example_id": np.asarray(batch["example_id"], dtype=np.int64),
+                "items": [np.asarray(v, dtype=np.int64) for v in batch["items"]],
+                "distances": [np.asarray(v, dtype=np.float32) for v in batch["distances"]],
+                "generation": [str(t) for t in batch["generation"]],
+                "num_generated_tokens": np.asarray(batch["num_generated_tokens"], np.int64),
+            },
+            schema=PART_SCHEMA,
+        )
+        target = self.folder / f"part-{index:06d}.parquet"
+        with atomic_file(target, "wb") as handle:
+            pq.write_table(table, handle)
+        return target
+
+    def load_item_embeddings(self) -> np.ndarray | None:
+        path = self.folder / ITEMS_FILE
+        return np.load(path) if path.is_file() else None
+
+    def save_item_embeddings(self, embeddings: np.ndarray) -> None:
+        with atomic_file(self.folder / ITEMS_FILE, "wb") as handle:
+            np.save(handle, np.asarray(embeddings, dtype=np.float32))
+
+    def remove(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)

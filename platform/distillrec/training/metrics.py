@@ -1,0 +1,50 @@
+"""HR@k and NDCG@k over the full item set, computed batch by batch (never all scores at once)."""
+
+from __future__ import annotations
+
+import torch
+
+from distillrec.students.base import SequentialRecommender
+from distillrec.training.batches import ExampleTensors
+
+CUTOFFS = (1, 5, 10, 20)
+EVAL_BATCH_SIZE = 1024
+
+
+def target_ranks(scores: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """0-based rank of each target among all items: ``[B, N]``, ``[B]`` -> ``[B]``.
+
+    Ties are broken by item id (a lower id ranks first), like a stable descending sort, so a
+    constant scorer is neither rewarded nor punished by ties.
+    """
+    target_score = scores.gather(1, target.view(-1, 1))  # [B, 1]
+    higher = (scores > target_score).sum(dim=1)
+    ids = torch.arange(scores.shape[1], device=scores.device).unsqueeze(0)
+    tied_before = ((scores == target_score) & (ids < target.view(-1, 1))).sum(dim=1)
+    return higher + tied_before
+
+
+def metrics_from_ranks(ranks: torch.Tensor, cutoffs=CUTOFFS) -> dict[str, float]:
+    """``{"hr@k", "ndcg@k"}`` means over examples from 0-based target ranks ``[n]``."""
+    ranks = ranks.double()
+    gains = 1.0 / torch.log2(ranks + 2.0)
+    out: dict[str, float] = {}
+    for k in cutoffs:
+        hit = ranks < k
+        out[f"hr@{k}"] = float(hit.double().mean()) if len(ranks) else 0.0
+        out[f"ndcg@{k}"] = float((gains * hit).mean()) if len(ranks) else 0.0
+    return out
+
+
+@torch.no_grad()
+def evaluate(
+    model: SequentialRecommender, examples: ExampleTensors, batch_size: int = EVAL_BATCH_SIZE
+) -> dict[str, float]:
+    """HR and NDCG at 1, 5, 10, 20 of ``model`` on a split (model put in eval mode)."""
+    model.eval()
+    ranks = []
+    for start in range(0, len(examples), batch_size):
+        stop = start + batch_size
+        scores = model(examples.history[start:stop], examples.history_len[start:stop])
+        ranks.append(target_ranks(scores, examples.target[start:stop]))
+    return metrics_from_ranks(torch.cat(ranks) if ranks else torch.zeros(0))

@@ -1,0 +1,222 @@
+"""Everything one run needs, built once: data as tensors, the student (with teacher fusion), the
+DROS propensities, the aligned teacher rankings; plus the per-batch DLLM2Rec loss."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from distillrec.distill import (
+    TeacherEmbeddingFusion,
+    dros_propensity,
+    importance_weights,
+    main_loss,
+    ranking_distillation_loss,
+)
+from distillrec.errors import UserError
+from distillrec.students.base import SequentialRecommender
+from distillrec.students.registry import build_student
+from distillrec.training.batches import ExampleTensors, TeacherTargets, align_teacher
+from distillrec.training.batches import sample_negatives
+from distillrec.training.config import TrainConfig
+from distillrec.training.metrics import evaluate
+
+
+@dataclass
+class TrainingSetup:
+    """One run's state. ``splits`` maps train/val/test to :class:`ExampleTensors`."""
+
+    config: TrainConfig
+    dataset: Any  # distillrec.data.PreparedDataset
+    model: SequentialRecommender
+    model_kwargs: dict[str, Any]
+    splits: dict[str, ExampleTensors]
+    propensity: torch.Tensor | None
+    teacher: TeacherTargets | None = None
+    teacher_path: str | None = None
+    teacher_manifest: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def run_name(self) -> str:
+        return f"{self.dataset.meta.name}-{self.config.student}-seed{self.config.seed}"
+
+    @property
+    def teacher_coverage(self) -> float:
+        return self.teacher.coverage if self.teacher is not None else 0.0
+
+    def tags(self) -> dict[str, str]:
+        """MLflow tags: what data and which teacher produced this run."""
+        cfg = self.config.distill
+        parts = [name for name, on in (("rd", self.uses_rd), ("ed", self.uses_ed)) if on]
+        return {
+            "dataset": self.dataset.meta.name,
+            "dataset_fingerprint": self.dataset.fingerprint,
+            "student": self.config.student,
+            "teacher_artifact": str(Path(self.teacher_path).resolve()) if self.teacher_path else "",
+            "teacher_source": str(self.teacher_manifest.get("source", "")),
+            "teacher_coverage": f"{self.teacher_coverage:.4f}",
+            "distillation": "+".join(parts) or "none",
+            "negative_form": cfg.negative_form,
+        }
+
+    @property
+    def uses_rd(self) -> bool:
+        return self.teacher is not None and self.config.distill.lam > 0
+
+    @property
+    def uses_ed(self) -> bool:
+        return self.model.teacher_fusion is not None
+
+    def evaluate(self, split: str) -> dict[str, float]:
+        return evaluate(self.model, self.splits[split])
+
+    def train_epoch(self, optimizer: torch.optim.Optimizer, generator: torch.Generator) -> float:
+        """One pass over the shuffled training set; returns the mean batch loss."""
+        self.model.train()
+        data = self.splits["train"]
+        order = torch.randperm(len(data), generator=generator)
+        total, batches = 0.0, 0
+        for index in order.split(self.config.batch_size):
+            loss = self.batch_loss(index, generator)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += float(loss.detach())
+            batches += 1
+        return total / max(batches, 1)
+
+    def batch_loss(self, index: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """main + lam * ranking distillation for the training rows ``index`` ``[B]``."""
+        data, cfg = self.splits["train"], self.config
+        history, target = data.history[index], data.target[index]
+        negative = sample_negatives(history, target, self.model.num_items, generator)
+        scores = self.model(history, data.history_len[index])  # [B, N]
+        alpha, beta = cfg.dros.alpha, cfg.dros.beta
+        loss = main_loss(scores, target, negative, self.propensity, alpha=alpha, beta=beta)
+        if self.uses_rd:
+            covered = self.teacher.covered[index]
+            if covered.any():
+                k = cfg.distill.candidate_topk
+                items = self.teacher.items[index, :k]
+                weights = importance_weights(
+                    items,
+                    self.teacher.distances[index, :k],
+                    scores,
+                    gamma_position=cfg.distill.gamma_position,
+                    gamma_confidence=cfg.distill.gamma_confidence,
+                    gamma_consistency=cfg.distill.gamma_consistency,
+                    position_temperature=cfg.distill.position_temperature,
+                )
+                rd = ranking_distillation_loss(
+                    scores, items, weights, negative, self.propensity, alpha=alpha, beta=beta,
+                    negative_form=cfg.distill.negative_form, covered=covered,
+                )  # fmt: skip
+                loss = loss + cfg.distill.lam * rd
+        return loss
+
+    def save_best(self, run_id: str | None, metrics: dict[str, Any]) -> Path:
+        """Fold the teacher fusion and write ``student.safetensors`` + ``student.json``."""
+        from distillrec.atomic import atomic_dir
+        from distillrec.training.packaging import save_student
+
+        self.model.fold_teacher_fusion()
+        name = f"{self.run_name}-{(run_id or 'local')[:8]}"
+        target = Path(self.config.output_dir) / name
+        with atomic_dir(target) as tmp:
+            save_student(tmp, self.model, self.spec(metrics))
+        return target
+
+    def spec(self, metrics: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "student": self.config.student,
+            "model_kwargs": self.model_kwargs,
+            "num_items": self.model.num_items,
+            "max_history": self.model.max_history,
+            "metrics": metrics,
+            "dataset_fingerprint": self.dataset.fingerprint,
+            "config": self.config.model_dump(),
+        }
+
+    def log_model(self, metrics: dict[str, Any]):
+        from distillrec.training.packaging import log_student_model
+
+        return log_student_model(
+            self.model,
+            student_name=self.config.student,
+            model_kwargs=self.model_kwargs,
+            items=self.dataset.items,
+            max_history=self.model.max_history,
+            metrics=metrics,
+        )
+
+
+def prepare_training(config: TrainConfig, teacher_dir: str | Path | None) -> TrainingSetup:
+    """Load the dataset and teacher, seed everything, build tensors and the student."""
+    from distillrec.data import load_prepared
+    from distillrec.teacher.artifact import read_artifact
+
+    dataset = load_prepared(config.dataset_path())
+    meta = dataset.meta
+    teacher_path = str(teacher_dir) if teacher_dir is not None else config.teacher
+    artifact = None
+    if teacher_path:
+        artifact = read_artifact(teacher_path, expected_fingerprint=dataset.fingerprint)
+        if artifact.num_items != meta.num_items:
+            raise UserError(
+                f"teacher artifact {teacher_path}: {artifact.num_items} item embeddings, the "
+                f"dataset has {meta.num_items} items"
+            )
+    torch.manual_seed(config.seed)
+    np.random.seed(config.seed)
+    splits = {
+        name: ExampleTensors.from_frame(dataset.split(name), meta.max_history, meta.padding_id)
+        for name in ("train", "val", "test")
+    }
+    model, kwargs = _build_model(config, meta.num_items, meta.max_history, artifact)
+    if not model.trainable:
+        model.fit_counts(splits["train"].target.numpy())
+    teacher = None
+    if artifact is not None and config.distill.lam > 0:
+        ids, items, dists = artifact.topk_arrays(config.distill.candidate_topk)
+        teacher = align_teacher(splits["train"].example_id, ids, items, dists)
+    propensity = None
+    if config.dros.alpha > 0:
+        propensity = dros_propensity(splits["train"].target.numpy(), meta.num_items)
+    return TrainingSetup(
+        config=config,
+        dataset=dataset,
+        model=model,
+        model_kwargs=kwargs,
+        splits=splits,
+        propensity=propensity,
+        teacher=teacher,
+        teacher_path=teacher_path,
+        teacher_manifest=artifact.manifest if artifact is not None else {},
+    )
+
+
+def _build_model(config: TrainConfig, num_items: int, max_history: int, artifact):
+    kwargs = {
+        "num_items": num_items,
+        "max_history": max_history,
+        "hidden_size": config.hidden_size,
+        "dropout": config.dropout,
+    }
+    try:
+        model = build_student(config.student, **kwargs)
+    except ValueError as err:
+        raise UserError(f"student {config.student}: {err}") from None
+    if artifact is not None and config.distill.ed_weight > 0 and model.trainable:
+        model.attach_teacher_fusion(
+            TeacherEmbeddingFusion(
+                artifact.item_embeddings,
+                hidden_size=config.hidden_size,
+                ed_weight=config.distill.ed_weight,
+                projection=config.distill.ed_projection,
+            )
+        )
+    return model, kwargs

@@ -1,0 +1,113 @@
+"""Serving fixtures: two real packaged students registered in a temporary MLflow store, and the
+real application running under Ray Serve on a free loopback port.
+
+Version 1 (SASRec) holds the ``champion`` alias; version 2 (GRU4Rec) waits for the switch test.
+Weights are freshly initialised with fixed seeds: serving only needs a deterministic real model.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+MODEL_NAME = "distillrec-servetest"
+
+
+@dataclass(frozen=True)
+class Registry:
+    """The temporary store and what is registered in it."""
+
+    tracking_uri: str
+    name: str
+    num_items: int
+    max_history: int
+    items_path: Path
+
+    @property
+    def champion_uri(self) -> str:
+        return f"models:/{self.name}@champion"
+
+    def set_champion(self, version: str) -> None:
+        from mlflow import MlflowClient
+
+        client = MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+        client.set_registered_model_alias(self.name, "champion", version)
+
+    def champion_version(self) -> str:
+        from mlflow import MlflowClient
+
+        client = MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+        return str(client.get_model_version_by_alias(self.name, "champion").version)
+
+
+def _log_student(student: str, seed: int, items, num_items: int, max_history: int) -> None:
+    import mlflow
+    import torch
+
+    from distillrec.students import build_student
+    from distillrec.training.packaging import log_student_model
+
+    torch.manual_seed(seed)
+    kwargs = {"num_items": num_items, "max_history": max_history, "hidden_size": 16}
+    model = build_student(student, **kwargs).eval()
+    with mlflow.start_run(run_name=f"serve-test-{student}"):
+        log_student_model(
+            model,
+            student_name=student,
+            model_kwargs=kwargs,
+            items=items,
+            max_history=max_history,
+            registered_model_name=MODEL_NAME,
+        )
+
+
+@pytest.fixture(scope="session")
+def registry(ml100k: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    """ml-100k's catalogue behind two registered students; alias champion -> version 1."""
+    import mlflow
+
+    from distillrec.data import load_prepared
+    from distillrec.runtime import setup_mlflow
+
+    dataset = load_prepared(ml100k)
+    store = tmp_path_factory.mktemp("serve-mlflow")
+    uri = f"sqlite:///{store / 'mlflow.db'}"
+    previous = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    setup_mlflow(uri, "serve-tests")
+    num_items, max_history = dataset.meta.num_items, dataset.meta.max_history
+    for seed, student in enumerate(["sasrec", "gru4rec"]):
+        _log_student(student, seed, dataset.items, num_items, max_history)
+    reg = Registry(uri, MODEL_NAME, num_items, max_history, ml100k / "items.parquet")
+    reg.set_champion("1")
+    mlflow.set_tracking_uri(previous[0])
+    mlflow.set_registry_uri(previous[1])
+    yield reg
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def service(ray_session, registry: Registry) -> Iterator[str]:
+    """The real application under Serve (one replica, no periodic alias check); its base URL."""
+    from ray import serve
+
+    from distillrec.serving.deployment import recommender_app
+
+    port = free_port()
+    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    args = {"model": registry.champion_uri, "tracking_uri": registry.tracking_uri}
+    args |= {"reload_interval_s": 0, "max_body_bytes": 16 * 1024}
+    app = recommender_app(args, autoscaling_config={"min_replicas": 1, "max_replicas": 1})
+    serve.run(app, name="distillrec-test", route_prefix="/")
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        serve.shutdown()

@@ -1,0 +1,79 @@
+"""The real teacher on ml-100k: LoRA steps through Ray Train, vLLM (CPU) generation + grounding
+through Ray Data, the artifact contract, and resuming after an interruption."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.vllm]
+
+
+def test_finetune_lowers_loss_and_saves_a_merged_model(finetuned):
+    metrics = finetuned.metrics
+    assert metrics["probe_loss_after"] < metrics["probe_loss_before"]
+    assert np.isfinite(metrics["val_loss"])
+    folder = Path(finetuned.model_dir)
+    assert (folder / "config.json").is_file() and list(folder.glob("*.safetensors"))
+    assert not list(folder.glob("adapter_*")), "the LoRA must be merged into the weights"
+    assert json.loads((folder / "distillrec_finetune.json").read_text())["num_train"] == 16
+
+
+def test_interrupted_run_writes_no_artifact_and_resume_completes(interrupted_then_resumed):
+    run = interrupted_then_resumed
+    assert run["first"].out_dir is None and run["first"].new_rows == 16
+    assert run["parts_before"] == 2
+    # one block of 8 was deleted and one never ran: exactly 16 rows are redone
+    assert run["second"].new_rows == 16
+    cfg = run["config"]
+    assert not Path(cfg.output_dir).with_name(f".{Path(cfg.output_dir).name}.parts").exists()
+
+
+def test_artifact_honours_contract_2(interrupted_then_resumed, ml100k):
+    from distillrec.data import load_prepared
+    from distillrec.teacher.artifact import read_artifact
+
+    data = load_prepared(ml100k)
+    art = read_artifact(
+        interrupted_then_resumed["second"].out_dir, expected_fingerprint=data.fingerprint
+    )
+    assert len(art.rankings) == 24 and art.rankings["example_id"].is_unique
+    assert art.item_embeddings.shape == (data.meta.num_items, 576)
+    ids, items, dists = art.topk_arrays(20)
+    assert items.shape == (24, 20)
+    assert np.all(np.diff(dists, axis=1) >= 0), "distances ascending"
+    assert all(len(set(row)) == 20 for row in items), "no item twice in a ranking"
+    splits = {s: set(data.split(s)["example_id"]) for s in ("train", "val", "test")}
+    assert all(sum(i in ids_ for i in ids) == 8 for ids_ in splits.values())
+
+
+def test_manifest_records_how_it_was_made(interrupted_then_resumed):
+    manifest = interrupted_then_resumed["second"].manifest
+    assert manifest["rows"] == {"train": 8, "val": 8, "test": 8}
+    assert manifest["decoding"]["decoding"] == "greedy"
+    assert "{instruction}" in manifest["prompt"]["template"]
+    assert manifest["throughput"]["prompts"] == 16 and manifest["throughput"]["prompts_per_s"] > 0
+    assert manifest["throughput"]["generated_tokens"] > 0
+    assert manifest["peak_rss_mb"]["generator"] > 0
+    assert set(manifest["metrics"]) == {"val", "test"}
+    assert 0.0 <= manifest["metrics"]["test"]["hr@20"] <= 1.0
+    assert manifest["mlflow_run_id"]
+
+
+def test_sft_labels_cover_only_the_response():
+    from transformers import AutoTokenizer
+
+    from distillrec.teacher.base_models import ensure_smollm2
+    from distillrec.teacher.finetune import IGNORE, tokenize_pair
+
+    tokenizer = AutoTokenizer.from_pretrained(ensure_smollm2())
+    prompt = 'Input: "Heat (1995)"\n### Response:\nThe recommended movie is "'
+    ids, labels = tokenize_pair(tokenizer, prompt, 'Babe (1995)"', max_length=512)
+    n_prompt = len(tokenizer(prompt)["input_ids"])
+    assert ids[:n_prompt] == tokenizer(prompt)["input_ids"]
+    assert labels[:n_prompt] == [IGNORE] * n_prompt
+    assert labels[n_prompt:] == ids[n_prompt:] and ids[-1] == tokenizer.eos_token_id
+    assert tokenizer.decode(ids[n_prompt:-1]) == 'Babe (1995)"'

@@ -1,0 +1,130 @@
+"""Fast unit tests of the teacher's pieces: prompts, grounding math, metrics, sampling, parts."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from distillrec.errors import UserError
+from distillrec.teacher.config import PromptConfig, SampleConfig, TeacherConfig
+from distillrec.teacher.evaluation import hit_ranks, ranking_metrics
+from distillrec.teacher.grounding import ground, item_popularity
+from distillrec.teacher.inference import select_examples
+from distillrec.teacher.parts import PartStore
+from distillrec.teacher.prompts import PromptBuilder, clean_generation
+
+TITLES = ["Toy Story (1995)", "GoldenEye (1995)", "Heat (1995)", "Babe (1995)"]
+
+
+def test_prompt_lists_recent_history_oldest_first_and_ends_with_prefix():
+    builder = PromptBuilder(PromptConfig(max_history=2), TITLES)
+    prompt = builder.prompt([0, 1, 2])
+    assert 'before: "GoldenEye (1995)", "Heat (1995)"\n' in prompt
+    assert "Toy Story" not in prompt
+    assert prompt.endswith('### Response:\nThe recommended movie is "')
+    assert "Given a list of movies the user has watched before" in prompt
+    assert builder.target(3) == 'Babe (1995)"'
+
+
+def test_domain_words_come_from_the_config():
+    cfg = PromptConfig(item="game", items="games", verb="played", response_prefix="")
+    prompt = PromptBuilder(cfg, TITLES).prompt([0])
+    assert "the user has played before, please recommend a new game" in prompt
+    assert prompt.endswith("### Response:\n")
+
+
+def test_clean_generation_cuts_at_stop_and_strips_quotes():
+    assert clean_generation('Heat (1995)" is great', ['"']) == "Heat (1995)"
+    assert clean_generation(' "Babe"\nmore', ["\n"]) == "Babe"
+
+
+def test_ground_returns_nearest_items_with_ascending_l2_distances():
+    items = np.array([[0.0, 0.0], [3.0, 4.0], [1.0, 0.0], [0.0, 2.0]], dtype=np.float32)
+    queries = np.array([[0.0, 0.0], [3.0, 3.0]], dtype=np.float32)
+    idx, dist = ground(queries, items, topk=3)
+    assert idx.tolist() == [[0, 2, 3], [1, 3, 2]]
+    np.testing.assert_allclose(dist[0], [0.0, 1.0, 2.0], atol=1e-6)
+    np.testing.assert_allclose(dist[1], [1.0, math.sqrt(10), math.sqrt(13)], atol=1e-6)
+    assert np.all(np.diff(dist, axis=1) >= 0)
+
+
+def test_popularity_adjustment_follows_bigrec_formula():
+    items = np.array([[0.0], [1.0], [2.0]], dtype=np.float32)
+    popularity = np.array([0.0, 1.0, 0.5], dtype=np.float32)
+    idx, dist = ground(np.array([[0.0]]), items, topk=3, popularity=popularity, gamma=2.0)
+    # min-max normalised distances [0, .5, 1] times (1 + pop)^-2 = [0, .125, .444]
+    assert idx.tolist() == [[0, 1, 2]]
+    np.testing.assert_allclose(dist[0], [0.0, 0.125, 1 / 2.25], atol=1e-6)
+
+
+def test_item_popularity_is_min_max_scaled_counts():
+    pop = item_popularity(np.array([0, 0, 0, 2]), num_items=3)
+    np.testing.assert_allclose(pop, [1.0, 0.0, 1 / 3], atol=1e-6)
+
+
+def test_ranking_metrics_match_hand_computed_values():
+    ranks = hit_ranks([[5, 1, 2], [3, 4, 9], [7, 8, 6]], [5, 9, 0])  # ranks 0, 2, absent
+    assert ranks.tolist() == [0, 2, -1]
+    m = ranking_metrics(ranks, cutoffs=(1, 5))
+    assert m["hr@1"] == pytest.approx(1 / 3)
+    assert m["hr@5"] == pytest.approx(2 / 3)
+    assert m["ndcg@1"] == pytest.approx(1 / 3)
+    assert m["ndcg@5"] == pytest.approx((1 + 1 / math.log2(4)) / 3)
+
+
+class _Data:
+    def __init__(self) -> None:
+        self.frames = {
+            s: pd.DataFrame(
+                {"example_id": np.arange(10) + off, "history": [[1]] * 10, "next_item": [2] * 10}
+            )
+            for s, off in (("train", 0), ("val", 100), ("test", 200))
+        }
+
+    def split(self, name: str) -> pd.DataFrame:
+        return self.frames[name]
+
+
+def test_select_examples_applies_budget_and_is_deterministic():
+    sample = SampleConfig(train_fraction=0.5, train_limit=4, eval_limit=3, seed=1)
+    first = select_examples(_Data(), sample, ["train", "val", "test"])
+    again = select_examples(_Data(), sample, ["train", "val", "test"])
+    assert first["example_id"].tolist() == again["example_id"].tolist()
+    assert first["split"].value_counts().to_dict() == {"train": 4, "val": 3, "test": 3}
+    limited = select_examples(_Data(), SampleConfig(), ["val"], limit=2)
+    assert len(limited) == 2 and set(limited["split"]) == {"val"}
+
+
+def _block(ids: list[int]) -> dict:
+    return {
+        "example_id": np.array(ids),
+        "items": [np.array([1, 2])] * len(ids),
+        "distances": [np.array([0.1, 0.2], dtype=np.float32)] * len(ids),
+        "generation": ["x"] * len(ids),
+        "num_generated_tokens": np.ones(len(ids), dtype=np.int64),
+    }
+
+
+def test_part_store_resumes_and_refuses_other_settings(tmp_path: Path):
+    store = PartStore(tmp_path / "parts", {"model": "a"})
+    store.open()
+    store.write(_block([1, 2]))
+    store.write(_block([3]))
+    again = PartStore(tmp_path / "parts", {"model": "a"})
+    again.open()
+    assert again.done_ids() == {1, 2, 3}
+    assert sorted(again.read()["example_id"]) == [1, 2, 3]
+    with pytest.raises(UserError, match="model"):
+        PartStore(tmp_path / "parts", {"model": "b"}).open()
+    fresh = PartStore(tmp_path / "parts", {"model": "b"})
+    fresh.open(fresh=True)
+    assert fresh.done_ids() == set()
+
+
+def test_bare_dataset_name_means_data_folder():
+    assert TeacherConfig(dataset="ml-100k").dataset == "data/ml-100k"
+    assert TeacherConfig(dataset="/x/ml-100k").dataset == "/x/ml-100k"
