@@ -1,9 +1,6 @@
-"""Benchmark the running service (`distillrec serve`) from this separate process, over loopback.
-
-    python jobs/bench_serve.py --teacher-artifact artifacts/teacher/ml-100k
-Prints p50/p95/p99 latency and errors at a fixed rate, the maximum sustained throughput, and the
-ratio to the teacher's seconds per example. Goal on 2 cores: p99 < 50 ms at 200 req/s, no errors.
-"""
+"""Load the running service (`distillrec serve`) from this separate process, over loopback: p50/
+p95/p99 and errors at a fixed rate, maximum sustained throughput, ratio to the teacher's seconds
+per example. Goal on 2 cores: p99 < 50 ms at 200 req/s, no errors. See docs/serving.md."""
 
 import asyncio
 
@@ -23,6 +20,7 @@ def main(
     duration: float = typer.Option(20.0, min=1, max=600, help="Fixed-rate phase: seconds."),
     concurrency: int = typer.Option(32, min=1, max=512, help="Saturation phase: clients."),
     saturate_seconds: float = typer.Option(10.0, min=1, max=600, help="Saturation phase: seconds."),
+    warmup_seconds: float = typer.Option(2.0, min=0, max=60, help="Warm-up (not measured)."),
     teacher_artifact: str = typer.Option(None, help="Teacher artifact folder (its manifest)."),
     teacher_seconds_per_example: float = typer.Option(None, min=0, help="Or give it directly."),
     out: str = typer.Option(None, help="Also write the summary as JSON here."),
@@ -32,7 +30,9 @@ def main(
     teacher_spe = teacher_seconds_per_example or (
         bench.teacher_seconds_per_example(teacher_artifact) if teacher_artifact else None
     )
-    load = bench.run_load(url.rstrip("/"), rate, duration, concurrency, saturate_seconds)
+    load = bench.run_load(
+        url.rstrip("/"), rate, duration, concurrency, saturate_seconds, warmup_seconds
+    )
     health, results = asyncio.run(load)
     summary = bench.report(health, results, teacher_spe)
     fixed = results[0]

@@ -23,8 +23,11 @@ def main() -> None:
     from distillrec.sweep.config import load_sweep_config
     from distillrec.sweep.tuner import run_sweep
 
-    for result in run_sweep(load_sweep_config(args.config, args.overrides), resume=args.resume):
+    results = run_sweep(load_sweep_config(args.config, args.overrides), resume=args.resume)
+    for result in results:
         print(summary_line(result))
+    if any(r.interrupted for r in results):
+        raise SystemExit(130)  # continue with --resume
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Train one student as a Ray job (same as ``distillrec train``):
 
-    ray job submit --working-dir . -- python jobs/train.py --config configs/train/ml-100k-sasrec.yaml \
-        [key=value ...] [--teacher DIR] [--output-json PATH]
+    ray job submit --working-dir . -- python jobs/train.py \
+        --config configs/train/ml-100k-sasrec.yaml [key=value ...] \
+        [--teacher DIR] [--output-json PATH]
 """
 
 from __future__ import annotations

@@ -82,7 +82,7 @@ def print_report(sweep: dict[str, Any]) -> None:
     from rich.console import Console
 
     console = Console()
-    md = sweep.get("report_files", {}).get("markdown")
+    md = sweep.get("report_files", {}).get("md")
     if md and Path(md).is_file():
         console.print(Path(md).read_text())
     champ = sweep.get("champion")

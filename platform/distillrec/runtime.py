@@ -36,8 +36,23 @@ def ensure_ray(num_cpus: int | None = None, object_store_memory: int | None = No
 
 
 def tracking_uri(explicit: str | None = None) -> str:
-    """The MLflow tracking URI: explicit config > ``MLFLOW_TRACKING_URI`` > local sqlite."""
-    return explicit or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+    """The MLflow tracking URI: explicit config > ``MLFLOW_TRACKING_URI`` > local sqlite.
+
+    Relative sqlite/file stores are made absolute: Ray workers, Tune trials and Serve replicas run
+    in other working directories and must find the same store.
+    """
+    return absolute_tracking_uri(
+        explicit or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+    )
+
+
+def absolute_tracking_uri(uri: str) -> str:
+    """``sqlite:///mlflow.db`` -> ``sqlite:////abs/path/mlflow.db``; plain paths likewise."""
+    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+        return "sqlite:///" + str(Path(uri.removeprefix("sqlite:///")).resolve())
+    if "://" not in uri and not uri.startswith("databricks"):
+        return str(Path(uri).resolve())
+    return uri
 
 
 def setup_mlflow(explicit_uri: str | None = None, experiment: str | None = None) -> str:
@@ -55,7 +70,7 @@ def setup_mlflow(explicit_uri: str | None = None, experiment: str | None = None)
         if mlflow.get_experiment_by_name(experiment) is None:
             artifact_root = None
             if uri.startswith("sqlite:///"):
-                db_path = Path(uri.removeprefix("sqlite:///"))
+                db_path = Path(uri.removeprefix("sqlite:///"))  # absolute: see tracking_uri
                 artifact_root = (db_path.parent / DEFAULT_ARTIFACT_ROOT).resolve().as_uri()
             mlflow.create_experiment(experiment, artifact_location=artifact_root)
         mlflow.set_experiment(experiment)

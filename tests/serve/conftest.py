@@ -44,7 +44,9 @@ class Registry:
         return str(client.get_model_version_by_alias(self.name, "champion").version)
 
 
-def _log_student(student: str, seed: int, items, num_items: int, max_history: int) -> None:
+def _log_student(
+    experiment_id: str, student: str, seed: int, items, num_items: int, max_history: int
+) -> None:
     import mlflow
     import torch
 
@@ -54,7 +56,7 @@ def _log_student(student: str, seed: int, items, num_items: int, max_history: in
     torch.manual_seed(seed)
     kwargs = {"num_items": num_items, "max_history": max_history, "hidden_size": 16}
     model = build_student(student, **kwargs).eval()
-    with mlflow.start_run(run_name=f"serve-test-{student}"):
+    with mlflow.start_run(experiment_id=experiment_id, run_name=f"serve-test-{student}"):
         log_student_model(
             model,
             student_name=student,
@@ -69,22 +71,28 @@ def _log_student(student: str, seed: int, items, num_items: int, max_history: in
 def registry(ml100k: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
     """ml-100k's catalogue behind two registered students; alias champion -> version 1."""
     import mlflow
+    from mlflow import MlflowClient
 
     from distillrec.data import load_prepared
-    from distillrec.runtime import setup_mlflow
 
     dataset = load_prepared(ml100k)
     store = tmp_path_factory.mktemp("serve-mlflow")
     uri = f"sqlite:///{store / 'mlflow.db'}"
+    # An explicit experiment id, not mlflow.set_experiment: nothing leaks into other areas' tests.
+    artifacts = (store / "mlartifacts").as_uri()
+    experiment_id = MlflowClient(uri, uri).create_experiment("serve-tests", artifacts)
     previous = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
-    setup_mlflow(uri, "serve-tests")
-    num_items, max_history = dataset.meta.num_items, dataset.meta.max_history
-    for seed, student in enumerate(["sasrec", "gru4rec"]):
-        _log_student(student, seed, dataset.items, num_items, max_history)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    try:
+        num_items, max_history = dataset.meta.num_items, dataset.meta.max_history
+        for seed, student in enumerate(["sasrec", "gru4rec"]):
+            _log_student(experiment_id, student, seed, dataset.items, num_items, max_history)
+    finally:
+        mlflow.set_tracking_uri(previous[0])
+        mlflow.set_registry_uri(previous[1])
     reg = Registry(uri, MODEL_NAME, num_items, max_history, ml100k / "items.parquet")
     reg.set_champion("1")
-    mlflow.set_tracking_uri(previous[0])
-    mlflow.set_registry_uri(previous[1])
     yield reg
 
 
@@ -111,3 +119,14 @@ def service(ray_session, registry: Registry) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         serve.shutdown()
+
+
+@pytest.fixture(autouse=True)
+def _restore_mlflow_uris() -> Iterator[None]:
+    """Loading a champion points MLflow's globals at its store: undo that after each test."""
+    import mlflow
+
+    previous = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    yield
+    mlflow.set_tracking_uri(previous[0])
+    mlflow.set_registry_uri(previous[1])

@@ -29,11 +29,13 @@ def local_v1(registry):
     """Version 1 loaded in this process: the reference the service must agree with."""
     import mlflow
 
-    from distillrec.training.packaging import load_student
+    from distillrec.serving.champion import load_champion
 
-    mlflow.set_tracking_uri(registry.tracking_uri)
-    mlflow.set_registry_uri(registry.tracking_uri)
-    return load_student(f"models:/{registry.name}/1")
+    previous = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    student = load_champion(f"models:/{registry.name}/1", registry.tracking_uri).student
+    mlflow.set_tracking_uri(previous[0])
+    mlflow.set_registry_uri(previous[1])
+    return student
 
 
 def recommend(client: httpx.Client, **body) -> dict:
@@ -165,7 +167,8 @@ def test_bench_job_against_the_service(service, tmp_path) -> None:
     out = tmp_path / "bench.json"
     command = [sys.executable, str(REPO / "jobs" / "bench_serve.py"), "--url", service]
     command += ["--rate", "40", "--duration", "1", "--concurrency", "4", "--saturate-seconds", "1"]
-    command += ["--teacher-seconds-per-example", "0.5", "--out", str(out)]
+    command += ["--warmup-seconds", "0.5", "--teacher-seconds-per-example", "0.5"]
+    command += ["--out", str(out)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     summary = json.loads(out.read_text())

@@ -115,3 +115,13 @@ def test_sweep_interrupted_then_resumed(
     assert result.report_files["png"].read_bytes()[:4] == b"\x89PNG"
     logged = {a.path for a in client.list_artifacts(result.parent_run_id, "report")}
     assert {"report/report.md", "report/report.csv", "report/report.png"} <= logged
+
+    from typer.testing import CliRunner
+
+    from distillrec.cli import app
+
+    out = tmp_path / "cli-report"
+    cli = CliRunner().invoke(app, ["report", "--dataset", "ml-100k", "--out", str(out)])
+    assert cli.exit_code == 0, cli.output
+    assert "| gru4rec | best DLLM2Rec |" in cli.output
+    assert (out / "report.csv").read_text() == result.report_files["csv"].read_text()

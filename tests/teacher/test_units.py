@@ -128,3 +128,10 @@ def test_part_store_resumes_and_refuses_other_settings(tmp_path: Path):
 def test_bare_dataset_name_means_data_folder():
     assert TeacherConfig(dataset="ml-100k").dataset == "data/ml-100k"
     assert TeacherConfig(dataset="/x/ml-100k").dataset == "/x/ml-100k"
+
+
+def test_smaller_budget_selects_a_prefix_and_eval_splits_come_first():
+    small = select_examples(_Data(), SampleConfig(train_limit=3, eval_limit=2), ["train", "test"])
+    large = select_examples(_Data(), SampleConfig(train_limit=6, eval_limit=2), ["train", "test"])
+    assert small["split"].tolist() == ["test"] * 2 + ["train"] * 3
+    assert set(small["example_id"]) <= set(large["example_id"])

@@ -88,3 +88,14 @@ def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_teacher(tiny_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_random_teacher(tiny_dataset, tmp_path_factory.mktemp("teacher") / "tiny")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """Single-threaded torch: tiny tensors, and no OpenMP spinning on a busy 2-core box."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -32,7 +32,9 @@ def test_confidence_weights_by_hand():
     d = torch.tensor([[0.0, math.log(2), math.log(4)]])
     assert confidence_weights(d)[0].tolist() == pytest.approx([1 / 1.75, 0.5 / 1.75, 0.25 / 1.75])
     huge = confidence_weights(torch.tensor([[500.0, 501.0]]))  # no underflow to 0/0
-    assert huge[0].tolist() == pytest.approx([1 / (1 + math.exp(-1)), math.exp(-1) / (1 + math.exp(-1))])
+    assert huge[0].tolist() == pytest.approx(
+        [1 / (1 + math.exp(-1)), math.exp(-1) / (1 + math.exp(-1))]
+    )
 
 
 def test_consistency_weights_by_hand():
@@ -64,14 +66,20 @@ def test_importance_weights_rows_sum_to_one_and_reject_bad_gammas():
     items = torch.randint(0, 50, (7, 10), generator=g)
     d = torch.rand(7, 10, generator=g).sort(dim=1).values * 5
     w = importance_weights(
-        items, d, torch.randn(7, 50, generator=g), gamma_position=1, gamma_confidence=0,
-        gamma_consistency=2, position_temperature=3.0,
-    )  # fmt: skip
+        items,
+        d,
+        torch.randn(7, 50, generator=g),
+        gamma_position=1,
+        gamma_confidence=0,
+        gamma_consistency=2,
+        position_temperature=3.0,
+    )
     assert w.shape == (7, 10)
     assert torch.allclose(w.sum(dim=1), torch.ones(7))
     with pytest.raises(ValueError, match="gammas"):
-        importance_weights(items, d, torch.randn(7, 50), gamma_position=0, gamma_confidence=0,
-                           gamma_consistency=0)  # fmt: skip
+        importance_weights(
+            items, d, torch.randn(7, 50), gamma_position=0, gamma_confidence=0, gamma_consistency=0
+        )
 
 
 def test_dros_propensity_by_hand():
@@ -124,9 +132,14 @@ def test_ranking_distillation_dros_by_hand():
     ps = torch.tensor([1.0, 1.0, 1.0])
     a = [1.0, 4.0, 0.25]
     got = ranking_distillation_loss(
-        scores, torch.tensor([[2, 0]]), torch.tensor([[0.6, 0.4]]), torch.tensor([1]), ps,
-        alpha=0.5, beta=1.0,
-    )  # fmt: skip
+        scores,
+        torch.tensor([[2, 0]]),
+        torch.tensor([[0.6, 0.4]]),
+        torch.tensor([1]),
+        ps,
+        alpha=0.5,
+        beta=1.0,
+    )
     dros_2 = math.log(sum(math.exp(x) for x in a) - math.exp(0.25) + math.exp((0.5 - 1) ** 2))
     dros_0 = math.log(sum(math.exp(x) for x in a) - math.exp(1.0) + math.exp(0.0))
     term_2 = softplus(-0.5) + softplus(-2.0) + 0.5 * dros_2

@@ -9,6 +9,8 @@ import typer
 
 from distillrec.errors import exit_on_user_error
 
+INTERRUPTED_EXIT_CODE = 130  # like a shell after Ctrl-C
+
 
 @exit_on_user_error
 def sweep_command(
@@ -25,12 +27,14 @@ def sweep_command(
     from distillrec.sweep.tuner import run_sweep
 
     cfg = load_sweep_config(config, override)
-    for result in run_sweep(cfg, resume=resume):
+    results = run_sweep(cfg, resume=resume)
+    for result in results:
         print(summary_line(result))
-        if result.interrupted:
-            print(f"  interrupted: continue with `distillrec sweep --config {config} --resume`")
         for kind, path in result.report_files.items():
             print(f"  report ({kind}): {path}")
+    if any(r.interrupted for r in results):
+        print(f"interrupted: continue with `distillrec sweep --config {config} --resume`")
+        raise typer.Exit(INTERRUPTED_EXIT_CODE)
 
 
 @exit_on_user_error

@@ -1,4 +1,4 @@
-"""DLLM2Rec distillation: importance weights, main and ranking-distillation losses, embedding fusion."""
+"""DLLM2Rec distillation: importance weights, main and ranking losses, embedding fusion."""
 
 from distillrec.distill.embedding import TeacherEmbeddingFusion
 from distillrec.distill.losses import (

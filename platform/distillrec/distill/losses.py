@@ -40,7 +40,8 @@ def dros_terms(
     scores: torch.Tensor, positives: torch.Tensor, propensity: torch.Tensor, beta: float
 ) -> torch.Tensor:
     """``log(sum_j e^{a_j} - e^{a_t} + e^{c_t})`` with ``a_j = ps_j s_j^2 / beta`` and
-    ``c_t = ps_t (s_t - 1)^2 / beta``, for each positive ``t``: ``[B, N]``, ``[B, K]`` -> ``[B, K]``.
+    ``c_t = ps_t (s_t - 1)^2 / beta``, for each positive ``t``: ``[B, N]``, ``[B, K]`` ->
+    ``[B, K]``.
 
     Log-space (``logsumexp``), so large scores cannot overflow as the reference's ``exp`` can.
     """

@@ -2,9 +2,10 @@
 K candidates, full ``argsort`` for the student's top-K, DROS recomputed per candidate with direct
 ``exp`` in float64. Kept only as the parity baseline for tests and ``jobs/bench_training.py``.
 
-One deliberate deviation: the reference multiplies the ``[B, 1]`` weight column with a squeezed
-``[B]`` DROS vector, which broadcasts to ``[B, B]``; here each example's DROS term is weighted by its
-own weight (``[B]`` x ``[B]``), the formula of the paper and of :mod:`distillrec.distill.losses`.
+One deliberate deviation: the reference multiplies the ``[B, 1]`` weight column with a
+squeezed ``[B]`` DROS vector, which broadcasts to ``[B, B]``; here each example's DROS term is
+weighted by its own weight (``[B]`` x ``[B]``), the formula of the paper and of
+:mod:`distillrec.distill.losses`.
 """
 
 from __future__ import annotations

@@ -150,6 +150,7 @@ async def run_load(
     duration_s: float,
     concurrency: int,
     saturate_s: float,
+    warmup_s: float = 2.0,
     k: int = 10,
     seed: int = 0,
 ) -> tuple[dict[str, Any], list[LoadResult]]:
@@ -166,7 +167,8 @@ async def run_load(
             raise UserError(f"{base_url}/healthz: service not reachable ({err})") from None
         bodies = make_payloads(health["num_items"], health["max_history"], 1000, k, seed)
         url = f"{base_url}/recommend"
-        await saturate(session, url, bodies, min(concurrency, 8), 2.0)  # warm-up, discarded
+        if warmup_s > 0:  # first requests pay for lazy initialisation: measured, then dropped
+            await saturate(session, url, bodies, min(concurrency, 8), warmup_s)
         results = [await fixed_rate(session, url, bodies, rate, duration_s)]
         results.append(await saturate(session, url, bodies, concurrency, saturate_s))
     return health, results

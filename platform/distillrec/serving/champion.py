@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from distillrec.errors import UserError
+from distillrec.runtime import absolute_tracking_uri  # noqa: F401 (re-exported)
 from distillrec.serving.catalogue import Catalogue
 from distillrec.serving.schemas import ModelInfo
 
@@ -60,15 +60,6 @@ def parse_model_uri(uri: str) -> ModelRef:
     if match["alias"] is None and match["version"] is None:
         return ModelRef(uri=uri, name=match["name"], alias=CHAMPION_ALIAS)
     return ModelRef(uri=uri, name=match["name"], alias=match["alias"], version=match["version"])
-
-
-def absolute_tracking_uri(uri: str) -> str:
-    """Make a relative sqlite/file store absolute, so other processes find the same store."""
-    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
-        return "sqlite:///" + str(Path(uri.removeprefix("sqlite:///")).resolve())
-    if "://" not in uri and not uri.startswith("databricks"):
-        return str(Path(uri).resolve())
-    return uri
 
 
 def _client(tracking_uri: str) -> Any:

@@ -41,15 +41,15 @@ class SequentialRecommender(nn.Module, ABC):
         return self.num_items
 
     def attach_teacher_fusion(self, fusion: nn.Module) -> None:
-        """Add ``fusion(history) -> [B, L, hidden]`` to the item embeddings (embedding distillation)."""
+        """Add ``fusion(history) -> [B, L, hidden]`` to the input embeddings (ED distillation)."""
         self.teacher_fusion = fusion
 
     @torch.no_grad()
     def fold_teacher_fusion(self) -> None:
         """Bake the (now fixed) teacher offset into the embedding table and drop the fusion module.
 
-        Scores are unchanged: the offset depends only on the item id, so ``emb(i) + offset(i)`` can be
-        stored as the new ``emb(i)`` (the padding row gets offset zero).
+        Scores are unchanged: the offset depends only on the item id, so ``emb(i) + offset(i)``
+        can be stored as the new ``emb(i)`` (the padding row gets offset zero).
         """
         if self.teacher_fusion is None:
             return

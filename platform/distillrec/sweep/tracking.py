@@ -29,12 +29,7 @@ STATE_FILE = "distillrec_sweep.json"
 
 def absolute_tracking_uri(explicit: str | None = None) -> str:
     """The store URI with relative sqlite/file paths made absolute (trials run elsewhere)."""
-    uri = default_tracking_uri(explicit)
-    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
-        return "sqlite:///" + str(Path(uri.removeprefix("sqlite:///")).resolve())
-    if "://" not in uri:
-        return str(Path(uri).resolve())
-    return uri
+    return default_tracking_uri(explicit)
 
 
 def metric_key(split: str, name: str) -> str:
@@ -100,6 +95,28 @@ def child_runs(uri: str, parent_run_id: str, *, finished_only: bool = False) -> 
         token = page.token
         if not token:
             return runs
+
+
+def finished_trial_run(uri: str, parent_run_id: str, trial_id: str) -> Any | None:
+    """A FINISHED run of this trial with its final metrics (a trial re-run after a resume)."""
+    for run in child_runs(uri, parent_run_id, finished_only=True):
+        tags, metrics = run.data.tags, run.data.metrics
+        if tags.get(TRIAL_TAG) == trial_id and "best_val_ndcg_20" in metrics:
+            return run
+    return None
+
+
+def final_metrics_of(run: Any) -> dict[str, Any]:
+    """The Tune report of a finished trial run: ``val_*``/``test_*`` as the trial reports them."""
+    metrics = run.data.metrics
+    out: dict[str, Any] = {
+        key.removeprefix("best_"): value
+        for key, value in metrics.items()
+        if key.startswith("best_val_") or key.startswith("test_")
+    }
+    out["best_epoch"] = int(metrics.get("best_epoch", 0))
+    out["mlflow_run_id"] = run.info.run_id
+    return out
 
 
 def close_stale_children(uri: str, parent_run_id: str) -> int:

@@ -71,6 +71,13 @@ class SweepTrial:
             tracking.TRIAL_TAG: tune.get_context().get_trial_id(),
         }
 
+        previous = tracking.finished_trial_run(
+            self.tracking_uri, self.parent_run_id, run_tags[tracking.TRIAL_TAG]
+        )
+        if previous is not None:  # finished just before an interruption: do not train again
+            tune.report(tracking.final_metrics_of(previous))
+            return
+
         def report_fn(epoch: int, metrics: dict[str, Any]) -> None:
             # The last epoch is reported with the final metrics below: a scheduler stopping the
             # trial there would throw away a finished training before its model is logged.

@@ -41,13 +41,15 @@ class InferenceRun:
 def select_examples(
     data: Any, sample: SampleConfig, splits: list[str], limit: int | None = None
 ) -> pd.DataFrame:
-    """The examples the teacher sees: ``example_id, history, next_item, split``, sorted by id.
+    """The examples the teacher sees: ``example_id, history, next_item, split``, in run order.
 
     Train keeps ``train_fraction`` then at most ``train_limit``; val/test at most ``eval_limit``;
-    ``limit`` caps every split. Sampling is seeded, so a resumed run selects the same ids.
+    ``limit`` caps every split. Each split is taken in one seeded permutation, so a smaller
+    budget selects a prefix of a larger one (finished parts stay useful) and a resumed run selects
+    the same ids. Test and val come first: a run cut short still measures the teacher.
     """
     frames = []
-    for split in splits:
+    for split in sorted(splits, key=lambda s: ("test", "val", "train").index(s)):
         df = data.split(split)[["example_id", "history", "next_item"]]
         take = len(df)
         if split == "train":
@@ -56,10 +58,9 @@ def select_examples(
         else:
             take = min(take, sample.eval_limit or take)
         take = min(take, limit or take)
-        if take < len(df):
-            df = df.sample(n=take, random_state=sample.seed)
-        frames.append(df.assign(split=split))
-    return pd.concat(frames).sort_values("example_id").reset_index(drop=True)
+        order = np.random.default_rng(sample.seed).permutation(len(df))[:take]
+        frames.append(df.iloc[order].assign(split=split))
+    return pd.concat(frames).reset_index(drop=True)
 
 
 def run_identity(cfg: TeacherConfig, model_path: str, fingerprint: str) -> dict[str, Any]:
@@ -202,21 +203,26 @@ def run_inference(
     done = store.done_ids()
     todo = selected[~selected["example_id"].isin(done)]
     print(f"teacher: {len(selected)} examples selected, {len(selected) - len(todo)} already done")
-    ensure_ray()
     items = store.load_item_embeddings()
-    grounder = start_grounder(cfg, data, model, items)
-    if items is None:
-        items = ray.get(grounder.item_embeddings.remote())
-        store.save_item_embeddings(items)
-    gen_start = time.perf_counter()
     stats = {"rows": 0, "blocks": 0, "tokens": 0, "generate_seconds": 0.0, "worker_rss": 0.0}
-    if len(todo):
-        ds = build_dataset(cfg, data, todo, model)
-        stats = stream_blocks(ds, grounder, store, stop_after_blocks)
-    stats["wall_seconds"] = time.perf_counter() - gen_start
-    stats["grounder_rss"] = ray.get(grounder.peak_rss_mb.remote())
-    ray.get(grounder.close.remote())
-    ray.kill(grounder)
+    stats.update(wall_seconds=0.0, grounder_rss=0.0)
+    if len(todo) or items is None:
+        ensure_ray()
+        grounder = start_grounder(cfg, data, model, items)
+        if items is None:
+            items = ray.get(grounder.item_embeddings.remote())
+            store.save_item_embeddings(items)
+        gen_start = time.perf_counter()
+        if len(todo):
+            stats.update(
+                stream_blocks(
+                    build_dataset(cfg, data, todo, model), grounder, store, stop_after_blocks
+                )
+            )
+        stats["wall_seconds"] = time.perf_counter() - gen_start
+        stats["grounder_rss"] = ray.get(grounder.peak_rss_mb.remote())
+        ray.get(grounder.close.remote())
+        ray.kill(grounder)
     if stop_after_blocks is not None and not set(todo["example_id"]) <= store.done_ids():
         return InferenceRun(out_dir=None, new_rows=stats["rows"])
     return finish(cfg, data, selected, store, items, stats, out, started, log_mlflow)

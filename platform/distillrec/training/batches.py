@@ -1,4 +1,4 @@
-"""Examples as tensors: right-padded histories, negative sampling, teacher alignment by example id."""
+"""Examples as tensors: right-padded histories, negative sampling, teacher alignment by id."""
 
 from __future__ import annotations
 
@@ -28,7 +28,8 @@ def pad_histories(histories, max_history: int, padding_id: int) -> np.ndarray:
 
 @dataclass
 class ExampleTensors:
-    """One split as tensors: ``history [n, L]``, ``history_len [n]``, ``target [n]``, ``example_id [n]``."""
+    """One split as tensors: ``history [n, L]``, ``history_len [n]``, ``target [n]`` and
+    ``example_id [n]``."""
 
     history: torch.Tensor
     history_len: torch.Tensor
@@ -90,9 +91,7 @@ def align_teacher(
     sorted_ids = teacher_ids[order]
     pos = np.searchsorted(sorted_ids, train_ids)
     pos = np.clip(pos, 0, max(len(sorted_ids) - 1, 0))
-    covered = (
-        sorted_ids[pos] == train_ids if len(sorted_ids) else np.zeros(n, dtype=bool)
-    )
+    covered = sorted_ids[pos] == train_ids if len(sorted_ids) else np.zeros(n, dtype=bool)
     if n and not covered.any():
         raise UserError(
             "teacher artifact: none of its example_ids is a training example of this dataset"

@@ -26,9 +26,7 @@ ITEMS_FILE = "items.parquet"
 RECOMMEND_BATCH = 512
 
 
-def save_student(
-    folder: str | Path, model: SequentialRecommender, spec: dict[str, Any]
-) -> Path:
+def save_student(folder: str | Path, model: SequentialRecommender, spec: dict[str, Any]) -> Path:
     """Write ``student.safetensors`` + ``student.json`` into ``folder`` (which must exist)."""
     from safetensors.torch import save_file
 

@@ -20,8 +20,12 @@ from distillrec.distill import (
 from distillrec.errors import UserError
 from distillrec.students.base import SequentialRecommender
 from distillrec.students.registry import build_student
-from distillrec.training.batches import ExampleTensors, TeacherTargets, align_teacher
-from distillrec.training.batches import sample_negatives
+from distillrec.training.batches import (
+    ExampleTensors,
+    TeacherTargets,
+    align_teacher,
+    sample_negatives,
+)
 from distillrec.training.config import TrainConfig
 from distillrec.training.metrics import evaluate
 
@@ -112,9 +116,16 @@ class TrainingSetup:
                     position_temperature=cfg.distill.position_temperature,
                 )
                 rd = ranking_distillation_loss(
-                    scores, items, weights, negative, self.propensity, alpha=alpha, beta=beta,
-                    negative_form=cfg.distill.negative_form, covered=covered,
-                )  # fmt: skip
+                    scores,
+                    items,
+                    weights,
+                    negative,
+                    self.propensity,
+                    alpha=alpha,
+                    beta=beta,
+                    negative_form=cfg.distill.negative_form,
+                    covered=covered,
+                )
                 loss = loss + cfg.distill.lam * rd
         return loss
 

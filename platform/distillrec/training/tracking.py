@@ -29,9 +29,7 @@ def flat_params(config: TrainConfig) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def mlflow_run(
-    config: TrainConfig, run_name: str, tags: dict[str, str]
-) -> Iterator[str]:
+def mlflow_run(config: TrainConfig, run_name: str, tags: dict[str, str]) -> Iterator[str]:
     """Start a run (nested when one is active, e.g. under a sweep parent); yield its id."""
     import mlflow
 

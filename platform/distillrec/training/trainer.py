@@ -71,9 +71,7 @@ def train(
         test = setup.evaluate("test")
         log_split_metrics("best_val", best_val)
         log_split_metrics("test", test)
-        import mlflow
-
-        mlflow.log_metric("best_epoch", best_epoch)
+        log_split_metrics("best", {"epoch": best_epoch})
         model_dir = setup.save_best(run_id, {"val": best_val, "test": test, "epoch": best_epoch})
         if config.mlflow.log_model:
             setup.log_model({"val": best_val, "test": test, "best_epoch": best_epoch})
