@@ -149,13 +149,15 @@ def print_answer(
 
     titles = load_prepared(data_dir).items.set_index("item_id")["title"]
     console.print("history (oldest first): " + "; ".join(titles[i] for i in body["history"]))
-    table = Table(title=f"POST /recommend -> {answer['model']} in {latency_ms:.1f} ms")
+    model = answer["model"]
+    shown = f"{model['name']} v{model['version']} ({model['student']})"
+    table = Table(title=f"POST /recommend -> {shown} in {latency_ms:.1f} ms")
     for column in ("rank", "item_id", "title", "score"):
         table.add_column(column)
     for rank, item in enumerate(answer["items"], 1):
         table.add_row(str(rank), str(item["item_id"]), item["title"], f"{item['score']:.3f}")
     console.print(table)
-    console.print(json.dumps({"request": body, "response": answer})[:400] + " ...")
+    console.print("request body: " + json.dumps(body))
 
 
 def print_where_to_look(result: dict[str, Any], dataset: str) -> None:
