@@ -16,10 +16,10 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from distillrec.errors import UserError
+from distillrec.runtime import absolute_tracking_uri
 from distillrec.serving.bench import make_payloads, summarise, teacher_seconds_per_example
 from distillrec.serving.catalogue import Catalogue
 from distillrec.serving.champion import (
-    absolute_tracking_uri,
     default_model_uri,
     load_champion,
     parse_model_uri,

@@ -91,11 +91,6 @@ def tiny_teacher(tiny_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Single-threaded torch: tiny tensors, and no OpenMP spinning on a busy 2-core box."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _one_torch_thread(one_torch_thread):
+    """Single-threaded torch (see tests/conftest.py)."""
     yield
-    torch.set_num_threads(before)

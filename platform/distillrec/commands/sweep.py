@@ -49,10 +49,10 @@ def report_command(
     ] = None,
 ) -> None:
     """Students x {no distillation, best DLLM2Rec} from the dataset's latest sweep."""
+    from distillrec.runtime import tracking_uri as resolve_tracking_uri
     from distillrec.sweep.report import report_for_dataset
-    from distillrec.sweep.tracking import absolute_tracking_uri
 
-    uri = absolute_tracking_uri(tracking_uri)
+    uri = resolve_tracking_uri(tracking_uri)
     files = report_for_dataset(uri, experiment, dataset, out or Path("reports") / dataset)
     print(files["md"].read_text(), end="")
     for kind, path in files.items():

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from distillrec.errors import UserError
-from distillrec.runtime import absolute_tracking_uri  # noqa: F401 (re-exported)
 from distillrec.serving.catalogue import Catalogue
 from distillrec.serving.schemas import ModelInfo
 

@@ -13,7 +13,7 @@ from pydantic import Field, model_validator
 
 from distillrec.config import StrictModel, check_safe_name
 from distillrec.runtime import tracking_uri
-from distillrec.serving.champion import absolute_tracking_uri, default_model_uri
+from distillrec.serving.champion import default_model_uri
 from distillrec.serving.http_errors import DEFAULT_MAX_BODY_BYTES
 
 DEFAULT_DATASET = "ml-100k"
@@ -45,7 +45,7 @@ class ServeArgs(StrictModel):
 
     def resolved_tracking_uri(self) -> str:
         """Absolute, because replicas run in other processes and working directories."""
-        return absolute_tracking_uri(tracking_uri(self.tracking_uri))
+        return tracking_uri(self.tracking_uri)
 
     def deployment_kwargs(self) -> dict[str, Any]:
         """Constructor arguments of :class:`~distillrec.serving.deployment.Recommender`."""

@@ -12,8 +12,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from distillrec.runtime import tracking_uri as default_tracking_uri
-
 PARENT_TAG = "mlflow.parentRunId"
 KIND_TAG = "distillrec.kind"  # "sweep" (parent) or "trial" (child)
 SWEEP_TAG = "distillrec.sweep"
@@ -25,11 +23,6 @@ VARIANT_TAG = "distillrec.variant"
 TRIAL_TAG = "distillrec.trial_id"
 OUTCOME_TAG = "distillrec.trial_outcome"  # "stopped" on runs ASHA or an interruption cut off
 STATE_FILE = "distillrec_sweep.json"
-
-
-def absolute_tracking_uri(explicit: str | None = None) -> str:
-    """The store URI with relative sqlite/file paths made absolute (trials run elsewhere)."""
-    return default_tracking_uri(explicit)
 
 
 def metric_key(split: str, name: str) -> str:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from distillrec.errors import UserError
+from distillrec.runtime import tracking_uri
 from distillrec.sweep import tracking
 from distillrec.sweep.config import DatasetSpec, SweepConfig
 from distillrec.sweep.space import MODE, VAL_METRIC, build_scheduler, build_search
@@ -81,7 +82,7 @@ def run_dataset_sweep(
     callbacks: list[Any] | None = None,
 ) -> DatasetSweep:
     """One dataset's Tuner, from a fresh start or resumed; then champion and report."""
-    uri = tracking.absolute_tracking_uri(cfg.mlflow.tracking_uri)
+    uri = tracking_uri(cfg.mlflow.tracking_uri)  # absolute: trials run elsewhere
     dataset_path = Path(spec.dataset_path).resolve()
     fingerprint = dataset_fingerprint(dataset_path)
     teacher = check_teacher(spec, fingerprint)
