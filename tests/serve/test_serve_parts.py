@@ -4,6 +4,7 @@ points and benchmark helpers (real MLflow store, real packaged students)."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections import Counter
 from pathlib import Path
@@ -16,7 +17,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from distillrec.errors import UserError
-from distillrec.runtime import absolute_tracking_uri
+from distillrec.runtime import SERVE_LOCAL_ENV, absolute_tracking_uri, apply_serve_local_env
 from distillrec.serving.bench import make_payloads, summarise, teacher_seconds_per_example
 from distillrec.serving.catalogue import Catalogue
 from distillrec.serving.champion import (
@@ -47,6 +48,18 @@ def test_tracking_uri_made_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert absolute_tracking_uri("sqlite:///mlflow.db") == f"sqlite:///{tmp_path}/mlflow.db"
     assert absolute_tracking_uri("sqlite:////abs/x.db") == "sqlite:////abs/x.db"
     assert absolute_tracking_uri("http://127.0.0.1:5000") == "http://127.0.0.1:5000"
+
+
+def test_local_ray_serves_through_haproxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A local Ray gets Serve's HAProxy ingress unless the user already chose; the serving tests
+    below run through it (the session's Ray is started by ensure_ray)."""
+    for key in SERVE_LOCAL_ENV:
+        monkeypatch.delenv(key, raising=False)
+    apply_serve_local_env()
+    assert os.environ["RAY_SERVE_ENABLE_HA_PROXY"] == "1"
+    monkeypatch.setenv("RAY_SERVE_ENABLE_HA_PROXY", "0")
+    apply_serve_local_env()
+    assert os.environ["RAY_SERVE_ENABLE_HA_PROXY"] == "0"
 
 
 def test_catalogue_ids_and_titles() -> None:

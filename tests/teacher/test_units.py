@@ -135,3 +135,22 @@ def test_smaller_budget_selects_a_prefix_and_eval_splits_come_first():
     large = select_examples(_Data(), SampleConfig(train_limit=6, eval_limit=2), ["train", "test"])
     assert small["split"].tolist() == ["test"] * 2 + ["train"] * 3
     assert set(small["example_id"]) <= set(large["example_id"])
+
+
+def test_prefill_ceiling_counts_non_embedding_weights_of_smollm2():
+    """2 FLOPs per non-embedding weight per prompt token: SmolLM2-135M has 106,168,320 of them
+    (30 layers x (q,o 576x576 + k,v 576x192 + gate,up,down 576x1536)); its 134.5M total minus
+    the 49,152 x 576 tied embedding."""
+    from transformers import AutoTokenizer
+
+    from distillrec.teacher.base_models import resolve_base_model
+    from distillrec.teacher.benchmark import prefill_ceiling
+
+    model = resolve_base_model("smollm2-135m-instruct")
+    prompts = ["a short prompt", "a somewhat longer prompt about movies and titles"]
+    tokens = sum(len(t) for t in AutoTokenizer.from_pretrained(model)(prompts)["input_ids"])
+    ceiling = prefill_ceiling(model, prompts)
+    assert ceiling["mean_prompt_tokens"] == tokens / 2
+    assert ceiling["gflop_per_prompt"] == pytest.approx(2 * 106_168_320 * tokens / 2 / 1e9)
+    expected_rate = ceiling["matmul_gflops"] / ceiling["gflop_per_prompt"]
+    assert ceiling["prompts_per_s"] == pytest.approx(expected_rate)
