@@ -45,7 +45,10 @@ def ensure_ray(num_cpus: int | None = None, object_store_memory: int | None = No
     ray.init(
         num_cpus=num_cpus or os.cpu_count() or 1,
         object_store_memory=object_store_memory or DEFAULT_OBJECT_STORE_BYTES,
-        include_dashboard=False,
+        # The dashboard serves Ray's state API: without it Ray Train's placement-group cleaner
+        # cannot watch its controller (and warns every second of a fine-tune). None = start it
+        # (127.0.0.1 only) when its packages are installed, as ray[serve] brings them.
+        include_dashboard=None,
         log_to_driver=True,
     )
 

@@ -105,16 +105,17 @@ def build_search(
 
 
 def build_scheduler(cfg: SweepConfig) -> Any:
-    """ASHA on validation NDCG@20, one step per epoch; None when disabled.
+    """ASHA on validation NDCG@20 per student, one step per epoch, baselines exempt (see
+    :mod:`distillrec.sweep.scheduler`); None when disabled.
 
     Trials report epochs ``1..epochs-1`` and then their final metrics (after the model is
     logged) as step ``epochs``, so a rung can only stop a trial that still has epochs to go.
     """
     if cfg.scheduler.type == "none":
         return None
-    from ray.tune.schedulers import ASHAScheduler
+    from distillrec.sweep.scheduler import PerStudentASHA
 
-    return ASHAScheduler(
+    return PerStudentASHA(
         time_attr="training_iteration",
         max_t=cfg.epochs,
         grace_period=min(cfg.scheduler.grace_period, cfg.epochs),

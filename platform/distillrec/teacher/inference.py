@@ -106,7 +106,7 @@ def build_dataset(cfg: TeacherConfig, data: Any, todo: pd.DataFrame, model: str)
         fn_constructor_kwargs={"model_path": model, "inference": inf.model_dump()},
         batch_size=inf.batch_size,
         batch_format="numpy",
-        concurrency=inf.concurrency,
+        compute=ray.data.ActorPoolStrategy(size=inf.concurrency),
         num_cpus=inf.num_cpus,
         num_gpus=inf.num_gpus,
         runtime_env={"env_vars": dict(inf.env)} if inf.env else None,
