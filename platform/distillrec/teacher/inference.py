@@ -137,11 +137,16 @@ def start_grounder(cfg: TeacherConfig, data: Any, model: str, items: np.ndarray 
     )
 
 
+def empty_stats() -> dict[str, Any]:
+    """The generation counters :func:`stream_blocks` adds up (zero when nothing is left to do)."""
+    return {"rows": 0, "blocks": 0, "tokens": 0, "generate_seconds": 0.0, "worker_rss": 0.0}
+
+
 def stream_blocks(ds: Any, grounder: Any, store: PartStore, stop_after: int | None) -> dict:
     """Generate, ground (up to two blocks in flight) and write blocks; returns counters."""
     import ray
 
-    stats = {"rows": 0, "blocks": 0, "tokens": 0, "generate_seconds": 0.0, "worker_rss": 0.0}
+    stats = empty_stats()
     pending: collections.deque = collections.deque()
 
     def finish_one() -> None:
@@ -204,8 +209,7 @@ def run_inference(
     todo = selected[~selected["example_id"].isin(done)]
     print(f"teacher: {len(selected)} examples selected, {len(selected) - len(todo)} already done")
     items = store.load_item_embeddings()
-    stats = {"rows": 0, "blocks": 0, "tokens": 0, "generate_seconds": 0.0, "worker_rss": 0.0}
-    stats.update(wall_seconds=0.0, grounder_rss=0.0)
+    stats = {**empty_stats(), "wall_seconds": 0.0, "grounder_rss": 0.0}
     if len(todo) or items is None:
         ensure_ray()
         grounder = start_grounder(cfg, data, model, items)
