@@ -1,6 +1,6 @@
 """Benchmark teacher generation: ours (Ray Data + vLLM) vs BIGRec's transformers loop, one run.
 
-`python jobs/bench_teacher.py -c configs/teacher/smollm2-135m.yaml [--prompts 64] [key=value ...]`
+`python jobs/bench_teacher.py -c configs/teacher/smollm2-135m.yaml [--prompts 128] [key=value ...]`
 prints prompts/s of both (greedy, same prompts and max_new_tokens), BIGRec's 4-beam search,
 and the ratios. Goal: >= 5x the transformers loop at equal decoding settings.
 """
@@ -20,7 +20,7 @@ from distillrec.teacher.config import TeacherConfig
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("-c", "--config", default="configs/teacher/smollm2-135m.yaml")
-    parser.add_argument("--prompts", type=int, default=64, help="real prompts (greedy runs)")
+    parser.add_argument("--prompts", type=int, default=128, help="real prompts (greedy runs)")
     parser.add_argument("--beam-prompts", type=int, default=16, help="prompts for 4-beam run")
     parser.add_argument("--json", default=None, help="also write the results here")
     parser.add_argument("overrides", nargs="*", help="key=value overrides")

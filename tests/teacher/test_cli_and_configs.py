@@ -36,6 +36,26 @@ def test_gpu_example_uses_tensor_parallel_replicas():
     assert cfg.inference.num_gpus == cfg.inference.tensor_parallel_size
 
 
+@pytest.mark.parametrize("name", ["smollm2-135m.yaml", "smollm2-135m-finetuned.yaml"])
+def test_cpu_cache_blocks_fit_inside_the_shared_prompt_head(name: str):
+    """vLLM reuses whole KV blocks only: a block longer than the prompt head every example shares
+    (vLLM's CPU default is 128 tokens) would make prefix caching reuse nothing."""
+    import os
+
+    from transformers import AutoTokenizer
+
+    from distillrec.teacher.base_models import resolve_base_model
+    from distillrec.teacher.prompts import PromptBuilder
+
+    cfg = load_config(TeacherConfig, next(p for p in CONFIGS if p.name == name))
+    builder = PromptBuilder(cfg.prompt, ["Toy Story (1995)", "Heat (1995)", "Fargo (1996)"])
+    prompts = builder.prompts([[0, 1], [2, 0, 1], [1]])
+    tokenizer = AutoTokenizer.from_pretrained(resolve_base_model("smollm2-135m-instruct"))
+    head = len(os.path.commonprefix(tokenizer(prompts)["input_ids"]))
+    assert cfg.inference.enable_prefix_caching and cfg.inference.block_size is not None
+    assert head // cfg.inference.block_size >= 2, (head, cfg.inference.block_size)
+
+
 def test_infer_rejects_unknown_split_with_one_line():
     result = CliRunner().invoke(app, ["infer", "--splits", "train,nope"])
     assert result.exit_code == 2

@@ -54,6 +54,7 @@ def test_manifest_records_how_it_was_made(interrupted_then_resumed):
     manifest = interrupted_then_resumed["second"].manifest
     assert manifest["rows"] == {"train": 8, "val": 8, "test": 8}
     assert manifest["decoding"]["decoding"] == "greedy"
+    assert manifest["engine"]["block_size"] == 32 and manifest["engine"]["enable_prefix_caching"]
     assert "{instruction}" in manifest["prompt"]["template"]
     assert manifest["throughput"]["prompts"] == 16 and manifest["throughput"]["prompts_per_s"] > 0
     assert manifest["throughput"]["generated_tokens"] > 0

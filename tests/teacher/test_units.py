@@ -147,10 +147,61 @@ def test_prefill_ceiling_counts_non_embedding_weights_of_smollm2():
     from distillrec.teacher.benchmark import prefill_ceiling
 
     model = resolve_base_model("smollm2-135m-instruct")
-    prompts = ["a short prompt", "a somewhat longer prompt about movies and titles"]
-    tokens = sum(len(t) for t in AutoTokenizer.from_pretrained(model)(prompts)["input_ids"])
+    prompts = ["a short prompt", "a short list of movies and titles"]
+    encoded = AutoTokenizer.from_pretrained(model)(prompts)["input_ids"]
+    tokens = sum(len(t) for t in encoded)
+    shared = 0
+    while encoded[0][shared] == encoded[1][shared]:
+        shared += 1
+    assert shared == 2  # "a", " short"
     ceiling = prefill_ceiling(model, prompts)
     assert ceiling["mean_prompt_tokens"] == tokens / 2
+    assert ceiling["shared_prefix_tokens"] == shared
     assert ceiling["gflop_per_prompt"] == pytest.approx(2 * 106_168_320 * tokens / 2 / 1e9)
     expected_rate = ceiling["matmul_gflops"] / ceiling["gflop_per_prompt"]
     assert ceiling["prompts_per_s"] == pytest.approx(expected_rate)
+    once = 2 * 106_168_320 * (tokens - shared) / 2 / 1e9  # the shared head computed once
+    assert ceiling["prompts_per_s_prefix_reuse"] == pytest.approx(ceiling["matmul_gflops"] / once)
+
+
+def _generated_block(ids: list[int], started: float, finished: float, tokens: int) -> dict:
+    n = len(ids)
+    return {
+        "example_id": np.asarray(ids),
+        "num_generated_tokens": np.full(n, tokens),
+        "generate_seconds": np.full(n, (finished - started) / n),
+        "generate_started": np.full(n, started),
+        "generate_finished": np.full(n, finished),
+        "worker_peak_rss_mb": np.full(n, 100.0 + n),
+    }
+
+
+def test_throughput_counts_overlapping_replica_blocks_once():
+    """Two replicas: blocks of 4 rows over [100, 110] and [102, 114] s, then 2 rows over
+    [110, 116]: 10 rows in the 16 s span; 10 + 12 + 6 = 28 s of engine time (one engine: 10/28 rows/s)."""
+    from distillrec.teacher.inference import add_block, empty_stats
+    from distillrec.teacher.manifest import throughput
+
+    stats = empty_stats()
+    add_block(stats, _generated_block([1, 2, 3, 4], 100.0, 110.0, 5))
+    add_block(stats, _generated_block([5, 6, 7, 8], 102.0, 114.0, 3))
+    add_block(stats, _generated_block([9, 10], 110.0, 116.0, 1))
+    stats["wall_seconds"] = 40.0  # engine start included
+    out = throughput(stats)
+    assert out["prompts"] == 10 and out["blocks"] == 3
+    assert out["generated_tokens"] == 4 * 5 + 4 * 3 + 2 * 1
+    assert out["generating_seconds"] == pytest.approx(16.0)
+    assert out["prompts_per_s_generating"] == pytest.approx(10 / 16)
+    assert out["engine_busy_seconds"] == pytest.approx(28.0)
+    assert out["prompts_per_s_engine_busy"] == pytest.approx(10 / 28)
+    assert out["prompts_per_s"] == pytest.approx(10 / 40)
+    assert stats["worker_rss"] == pytest.approx(104.0)
+
+
+def test_throughput_of_a_run_with_nothing_left_to_do():
+    from distillrec.teacher.inference import empty_stats
+    from distillrec.teacher.manifest import throughput
+
+    out = throughput({**empty_stats(), "wall_seconds": 0.0})
+    assert out["prompts"] == 0 and out["prompts_per_s_generating"] is None
+    assert out["generating_seconds"] == 0.0

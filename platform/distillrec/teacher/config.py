@@ -85,6 +85,9 @@ class InferenceConfig(StrictModel):
     num_beams: int = Field(default=4, ge=1)
     stop: list[str] = ['"', "\n"]
     enable_prefix_caching: bool = True
+    # Prefix caching reuses whole KV blocks only: vLLM's CPU default of 128 tokens per block is
+    # longer than BIGRec's shared 73-token prompt head, so nothing would ever be reused.
+    block_size: int | None = Field(default=None, ge=16)
     gpu_memory_utilization: float = Field(default=0.3, gt=0, le=1)
     kv_cache_memory_gib: float | None = Field(default=None, gt=0)
     max_model_len: int = Field(default=1024, ge=64)

@@ -56,6 +56,7 @@ def build_llm(model_path: str, inference: InferenceConfig):
         kv_cache_memory_bytes=kv_cache_bytes(inference),
         enforce_eager=inference.enforce_eager,
         enable_prefix_caching=inference.enable_prefix_caching,
+        block_size=inference.block_size,
         dtype=inference.dtype,
         seed=inference.seed,
     )
@@ -98,7 +99,7 @@ class VLLMGenerator:
         self.llm = build_llm(model_path, self.inference)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        start = time.perf_counter()
+        started, start = time.time(), time.perf_counter()
         texts, counts = generate_texts(self.llm, list(batch["prompt"]), self.inference)
         seconds = time.perf_counter() - start
         n = len(texts)
@@ -107,6 +108,9 @@ class VLLMGenerator:
             "generation": np.asarray(texts, dtype=object),
             "num_generated_tokens": np.asarray(counts, dtype=np.int64),
             "generate_seconds": np.full(n, seconds / max(n, 1)),
+            # wall-clock bounds, so concurrent replicas' overlapping blocks are not counted twice
+            "generate_started": np.full(n, started),
+            "generate_finished": np.full(n, started + seconds),
             "worker_peak_rss_mb": np.full(n, peak_rss_mb()),
         }
 

@@ -138,8 +138,30 @@ def start_grounder(cfg: TeacherConfig, data: Any, model: str, items: np.ndarray 
 
 
 def empty_stats() -> dict[str, Any]:
-    """The generation counters :func:`stream_blocks` adds up (zero when nothing is left to do)."""
-    return {"rows": 0, "blocks": 0, "tokens": 0, "generate_seconds": 0.0, "worker_rss": 0.0}
+    """The generation counters :func:`stream_blocks` adds up (zero when nothing is left to do).
+
+    ``generate_seconds`` sums every block's engine time (per-engine busy time); the first block's
+    start and the last block's end give the span in which the replicas generated."""
+    return {
+        "rows": 0,
+        "blocks": 0,
+        "tokens": 0,
+        "generate_seconds": 0.0,
+        "first_started": math.inf,
+        "last_finished": -math.inf,
+        "worker_rss": 0.0,
+    }
+
+
+def add_block(stats: dict[str, Any], block: dict[str, Any]) -> None:
+    """Count one generated block (rows, tokens, engine time, wall-clock bounds, peak RSS)."""
+    stats["rows"] += len(block["example_id"])
+    stats["blocks"] += 1
+    stats["tokens"] += int(np.sum(block["num_generated_tokens"]))
+    stats["generate_seconds"] += float(np.sum(block["generate_seconds"]))
+    stats["first_started"] = min(stats["first_started"], float(np.min(block["generate_started"])))
+    stats["last_finished"] = max(stats["last_finished"], float(np.max(block["generate_finished"])))
+    stats["worker_rss"] = max(stats["worker_rss"], float(np.max(block["worker_peak_rss_mb"])))
 
 
 def stream_blocks(ds: Any, grounder: Any, store: PartStore, stop_after: int | None) -> dict:
@@ -152,13 +174,7 @@ def stream_blocks(ds: Any, grounder: Any, store: PartStore, stop_after: int | No
     def finish_one() -> None:
         grounded = ray.get(pending.popleft())
         store.write(grounded)
-        stats["rows"] += len(grounded["example_id"])
-        stats["blocks"] += 1
-        stats["tokens"] += int(np.sum(grounded["num_generated_tokens"]))
-        stats["generate_seconds"] += float(np.sum(grounded["generate_seconds"]))
-        stats["worker_rss"] = max(
-            stats["worker_rss"], float(np.max(grounded["worker_peak_rss_mb"]))
-        )
+        add_block(stats, grounded)
 
     for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
         if not len(batch["example_id"]):

@@ -15,9 +15,12 @@ from distillrec.teacher.config import TeacherConfig
 
 
 def throughput(stats: dict[str, Any]) -> dict[str, float]:
-    """prompts/s and generated tokens/s of this run (engine start included), s per example."""
+    """prompts/s and generated tokens/s of this run (engine start included), s per example;
+    ``prompts_per_s_generating`` excludes the engine start (first block's start to last block's
+    end, all replicas together) and ``prompts_per_s_engine_busy`` is the rate of one engine."""
     rows, wall = stats["rows"], max(stats["wall_seconds"], 1e-9)
     busy = max(stats["generate_seconds"], 1e-9)
+    span = max(stats["last_finished"] - stats["first_started"], 1e-9) if rows else 0.0
     return {
         "prompts": rows,
         "blocks": stats["blocks"],
@@ -28,6 +31,8 @@ def throughput(stats: dict[str, Any]) -> dict[str, float]:
         "seconds_per_example": wall / rows if rows else None,
         "engine_busy_seconds": round(stats["generate_seconds"], 3),
         "prompts_per_s_engine_busy": rows / busy if rows else None,
+        "generating_seconds": round(span, 3),
+        "prompts_per_s_generating": rows / span if rows else None,
     }
 
 
@@ -61,6 +66,7 @@ def build_manifest(
                 "num_gpus",
                 "tensor_parallel_size",
                 "enable_prefix_caching",
+                "block_size",
                 "max_model_len",
                 "gpu_memory_utilization",
             }
