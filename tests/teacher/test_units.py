@@ -178,7 +178,8 @@ def _generated_block(ids: list[int], started: float, finished: float, tokens: in
 
 def test_throughput_counts_overlapping_replica_blocks_once():
     """Two replicas: blocks of 4 rows over [100, 110] and [102, 114] s, then 2 rows over
-    [110, 116]: 10 rows in the 16 s span; 10 + 12 + 6 = 28 s of engine time (one engine: 10/28 rows/s)."""
+    [110, 116]: 10 rows in the 16 s span; 10 + 12 + 6 = 28 s of engine time (one engine: 10/28
+    rows/s)."""
     from distillrec.teacher.inference import add_block, empty_stats
     from distillrec.teacher.manifest import throughput
 

@@ -106,7 +106,9 @@ def build_dataset(cfg: TeacherConfig, data: Any, todo: pd.DataFrame, model: str)
         fn_constructor_kwargs={"model_path": model, "inference": inf.model_dump()},
         batch_size=inf.batch_size,
         batch_format="numpy",
-        compute=ray.data.ActorPoolStrategy(size=inf.concurrency),
+        # one block per engine at a time: the engine that starts first must not queue the
+        # blocks a replica still loading would take (prompts are tiny, nothing to prefetch)
+        compute=ray.data.ActorPoolStrategy(size=inf.concurrency, max_tasks_in_flight_per_actor=1),
         num_cpus=inf.num_cpus,
         num_gpus=inf.num_gpus,
         runtime_env={"env_vars": dict(inf.env)} if inf.env else None,
