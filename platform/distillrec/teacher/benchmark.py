@@ -93,6 +93,7 @@ def pipeline_rate(cfg: TeacherConfig, data: Any, todo: Any, model_path: str) -> 
     block's end over all replicas, engine start excluded as for the loop) and end-to-end."""
     from distillrec.runtime import ensure_ray
     from distillrec.teacher.inference import add_block, build_dataset, empty_stats
+    from distillrec.teacher.manifest import generating_seconds
 
     ensure_ray()
     start = time.perf_counter()
@@ -102,7 +103,7 @@ def pipeline_rate(cfg: TeacherConfig, data: Any, todo: Any, model_path: str) -> 
         add_block(stats, batch)
     wall = time.perf_counter() - start
     rows = stats["rows"]
-    span = stats["last_finished"] - stats["first_started"]
+    span = generating_seconds(stats)
     return {
         "prompts": rows,
         "seconds": span,

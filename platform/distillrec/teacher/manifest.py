@@ -14,13 +14,18 @@ import pandas as pd
 from distillrec.teacher.config import TeacherConfig
 
 
+def generating_seconds(stats: dict[str, Any]) -> float:
+    """First block's start to last block's end over all replicas (0 when nothing was generated)."""
+    return max(stats["last_finished"] - stats["first_started"], 1e-9) if stats["rows"] else 0.0
+
+
 def throughput(stats: dict[str, Any]) -> dict[str, float]:
     """prompts/s and generated tokens/s of this run (engine start included), s per example;
     ``prompts_per_s_generating`` excludes the engine start (first block's start to last block's
     end, all replicas together) and ``prompts_per_s_engine_busy`` is the rate of one engine."""
     rows, wall = stats["rows"], max(stats["wall_seconds"], 1e-9)
     busy = max(stats["generate_seconds"], 1e-9)
-    span = max(stats["last_finished"] - stats["first_started"], 1e-9) if rows else 0.0
+    span = generating_seconds(stats)
     return {
         "prompts": rows,
         "blocks": stats["blocks"],
