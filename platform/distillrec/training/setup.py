@@ -114,6 +114,8 @@ class TrainingSetup:
                     gamma_confidence=cfg.distill.gamma_confidence,
                     gamma_consistency=cfg.distill.gamma_consistency,
                     position_temperature=cfg.distill.position_temperature,
+                    confidence_temperature=cfg.distill.confidence_temperature,
+                    confidence_form=cfg.distill.confidence_form,
                 )
                 rd = ranking_distillation_loss(
                     scores,
@@ -125,6 +127,7 @@ class TrainingSetup:
                     beta=beta,
                     negative_form=cfg.distill.negative_form,
                     covered=covered,
+                    average=cfg.distill.rd_average,
                 )
                 loss = loss + cfg.distill.lam * rd
         return loss
