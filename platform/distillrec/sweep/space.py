@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from distillrec.distill.variants import BASELINE, DISTILL
 from distillrec.sweep.config import Distribution, SweepConfig
 
-BASELINE = "baseline"
-DISTILL = "dllm2rec"
+__all__ = ["BASELINE", "DISTILL", "MODE", "VAL_METRIC", "build_scheduler", "build_search"]
 VAL_METRIC = "val_ndcg_20"  # what ASHA, the search algorithm and the champion maximise
 MODE = "max"
 

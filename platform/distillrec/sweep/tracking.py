@@ -13,13 +13,15 @@ from pathlib import Path
 from typing import Any
 
 PARENT_TAG = "mlflow.parentRunId"
-KIND_TAG = "distillrec.kind"  # "sweep" (parent) or "trial" (child)
+KIND_TAG = "distillrec.kind"  # "sweep"/"study" (parent) or "trial" (child)
 SWEEP_TAG = "distillrec.sweep"
 DATASET_TAG = "distillrec.dataset"
 FINGERPRINT_TAG = "distillrec.dataset_fingerprint"
 TEACHER_TAG = "distillrec.teacher_artifact"
 STUDENT_TAG = "distillrec.student"
 VARIANT_TAG = "distillrec.variant"
+SEED_TAG = "distillrec.seed"
+STUDY_TAG = "distillrec.study"
 TRIAL_TAG = "distillrec.trial_id"
 OUTCOME_TAG = "distillrec.trial_outcome"  # "stopped" on runs ASHA or an interruption cut off
 STATE_FILE = "distillrec_sweep.json"

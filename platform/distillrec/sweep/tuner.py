@@ -101,63 +101,112 @@ def run_dataset_sweep(
         parent_run_id=parent_run_id,
         tags={tracking.SWEEP_TAG: cfg.name, tracking.DATASET_TAG: spec.name},
     )
-    tuner = build_tuner(cfg, trial, base_values, experiment_path, resume, callbacks)
-    watch = _InterruptionWatch()
-    tune_logger = logging.getLogger("ray.tune.tune")
-    tune_logger.addHandler(watch)
-    try:
-        grid = tuner.fit()
-    except BaseException:
-        tracking.close_stale_children(uri, parent_run_id)
-        tracking.finish_parent(uri, parent_run_id, failed=True)
-        raise
-    finally:
-        tune_logger.removeHandler(watch)
-    return finish_dataset_sweep(
-        cfg, spec, uri, parent_run_id, experiment_path, grid, interrupted=watch.interrupted
-    )
-
-
-def build_tuner(
-    cfg: SweepConfig,
-    trial: SweepTrial,
-    base_values: dict[str, Any],
-    experiment_path: Path,
-    resume: bool,
-    callbacks: list[Any] | None,
-) -> Any:
-    """A new Tuner, or the restored one when resuming (same trainable, same parent run)."""
-    from ray import tune
-
-    resources = {"cpu": cfg.resources.cpus_per_trial, "gpu": cfg.resources.gpus_per_trial}
-    trainable = tune.with_resources(trial, resources)
-    if resume and tune.Tuner.can_restore(str(experiment_path)):
-        return tune.Tuner.restore(
-            str(experiment_path), trainable, resume_unfinished=True, restart_errored=True
+    plan = None
+    if not (resume and can_restore(experiment_path)):
+        param_space, search_alg, num_samples = build_search(
+            cfg, base_values, cfg.max_concurrent_trials or 0
         )
-    param_space, search_alg, num_samples = build_search(
-        cfg, base_values, cfg.max_concurrent_trials or 0
-    )
-    optuna = cfg.search.algorithm == "optuna"
-    tune_config = tune.TuneConfig(
-        metric=VAL_METRIC,
-        mode=MODE,
-        search_alg=search_alg,
-        scheduler=build_scheduler(cfg),
-        num_samples=num_samples,
-        max_concurrent_trials=cfg.max_concurrent_trials if optuna else None,
-        trial_dirname_creator=lambda t: f"trial_{t.trial_id}",
-    )
-    run_config = tune.RunConfig(
-        name=experiment_path.name,
-        storage_path=str(experiment_path.parent),
-        failure_config=tune.FailureConfig(max_failures=cfg.max_failures),
+        optuna = cfg.search.algorithm == "optuna"
+        plan = TunePlan(
+            param_space=param_space,
+            search_alg=search_alg,
+            scheduler=build_scheduler(cfg),
+            num_samples=num_samples,
+            max_concurrent_trials=cfg.max_concurrent_trials if optuna else None,
+        )
+    run = TuneRun(
+        trial=trial,
+        cpus_per_trial=cfg.resources.cpus_per_trial,
+        gpus_per_trial=cfg.resources.gpus_per_trial,
+        experiment_path=experiment_path,
+        max_failures=cfg.max_failures,
         verbose=cfg.verbose,
         callbacks=callbacks,
     )
-    return tune.Tuner(
-        trainable, param_space=param_space, tune_config=tune_config, run_config=run_config
+    grid, interrupted = run.fit(plan, uri, parent_run_id)
+    return finish_dataset_sweep(
+        cfg, spec, uri, parent_run_id, experiment_path, grid, interrupted=interrupted
     )
+
+
+@dataclass
+class TunePlan:
+    """What a fresh Tuner searches: Ray Tune's param space, search algorithm and scheduler."""
+
+    param_space: dict[str, Any]
+    search_alg: Any = None  # None = Ray's BasicVariantGenerator (grid and random)
+    scheduler: Any = None  # None = FIFO: every trial gets the full budget
+    num_samples: int = 1
+    max_concurrent_trials: int | None = None
+
+
+def can_restore(experiment_path: Path) -> bool:
+    from ray import tune
+
+    return tune.Tuner.can_restore(str(experiment_path))
+
+
+@dataclass
+class TuneRun:
+    """The one Ray Tune code path of sweeps and studies: the same trainable
+    (:class:`~distillrec.sweep.trial.SweepTrial`, i.e. ``distillrec.training.train``), the
+    same resources, failure handling, resume (``Tuner.restore``: finished trials are kept,
+    unfinished and failed ones rerun) and interruption detection."""
+
+    trial: SweepTrial
+    cpus_per_trial: float
+    gpus_per_trial: float
+    experiment_path: Path
+    max_failures: int
+    verbose: int = 1
+    callbacks: list[Any] | None = None
+
+    def build_tuner(self, plan: TunePlan | None) -> Any:
+        """A new Tuner from ``plan``, or (``plan`` None) the one restored from disk."""
+        from ray import tune
+
+        resources = {"cpu": self.cpus_per_trial, "gpu": self.gpus_per_trial}
+        trainable = tune.with_resources(self.trial, resources)
+        if plan is None:
+            return tune.Tuner.restore(
+                str(self.experiment_path), trainable, resume_unfinished=True, restart_errored=True
+            )
+        tune_config = tune.TuneConfig(
+            metric=VAL_METRIC,
+            mode=MODE,
+            search_alg=plan.search_alg,
+            scheduler=plan.scheduler,
+            num_samples=plan.num_samples,
+            max_concurrent_trials=plan.max_concurrent_trials,
+            trial_dirname_creator=lambda t: f"trial_{t.trial_id}",
+        )
+        run_config = tune.RunConfig(
+            name=self.experiment_path.name,
+            storage_path=str(self.experiment_path.parent),
+            failure_config=tune.FailureConfig(max_failures=self.max_failures),
+            verbose=self.verbose,
+            callbacks=self.callbacks,
+        )
+        return tune.Tuner(
+            trainable, param_space=plan.param_space, tune_config=tune_config, run_config=run_config
+        )
+
+    def fit(self, plan: TunePlan | None, uri: str, parent_run_id: str) -> tuple[Any, bool]:
+        """Run the trials; returns ``(ResultGrid, interrupted)``. On an exception the trial
+        runs still open are closed and the parent run is marked FAILED."""
+        tuner = self.build_tuner(plan)
+        watch = _InterruptionWatch()
+        tune_logger = logging.getLogger("ray.tune.tune")
+        tune_logger.addHandler(watch)
+        try:
+            grid = tuner.fit()
+        except BaseException:
+            tracking.close_stale_children(uri, parent_run_id)
+            tracking.finish_parent(uri, parent_run_id, failed=True)
+            raise
+        finally:
+            tune_logger.removeHandler(watch)
+        return grid, watch.interrupted
 
 
 def finish_dataset_sweep(

@@ -133,6 +133,14 @@ def write_artifact(out_dir: str | Path, artifact: TeacherArtifact) -> Path:
     return out_dir
 
 
+def manifest_sha256(path: str | Path) -> str:
+    """sha256 of an artifact's ``manifest.json`` bytes: names the exact teacher a run used (the
+    manifest holds the dataset fingerprint, model, prompt, grounding and counts)."""
+    import hashlib
+
+    return hashlib.sha256((Path(path) / MANIFEST_FILE).read_bytes()).hexdigest()
+
+
 def read_artifact(path: str | Path, *, expected_fingerprint: str | None = None) -> TeacherArtifact:
     """Load and validate an artifact; refuse one made for another dataset (fingerprint mismatch)."""
     from safetensors.numpy import load_file
