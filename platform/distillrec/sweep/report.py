@@ -62,7 +62,30 @@ def report_table(uri: str, parent_run_id: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def to_markdown(table: pd.DataFrame, title: str) -> str:
+def baseline_note(params: dict[str, str]) -> str:
+    """How the baselines were tuned (the page says which), from the parent run's params."""
+    mode = params.get("baseline_tuning", "base_config")
+    if mode == "rerun_best":
+        tuned = {
+            key.removeprefix("tuned_baseline."): value
+            for key, value in sorted(params.items())
+            if key.startswith("tuned_baseline.")
+        }
+        settings = "; ".join(f"{s}: {v}" for s, v in tuned.items()) or "none"
+        return (
+            "Baseline tuning: each student's baseline re-ran its best DLLM2Rec trial's "
+            f"non-distillation settings with distillation off ({settings}), so both sides had "
+            "the same tuning. The gain is still one best-of-N selection on one seed: for a "
+            "paired, multi-seed answer with confidence intervals run `distillrec study`."
+        )
+    return (
+        "Baseline tuning: NONE. The baseline ran the base config's values of the search keys "
+        "while DLLM2Rec was the best of several tuned trials, so the gain mixes distillation "
+        "with tuning and best-of-N selection."
+    )
+
+
+def to_markdown(table: pd.DataFrame, title: str, note: str = "") -> str:
     """A GitHub table; missing values (a student without a finished trial) show as '-'."""
     columns = [c for c in table.columns if c != "run_id"]
     lines = [f"# {title}", "", "| " + " | ".join(columns) + " |"]
@@ -75,6 +98,8 @@ def to_markdown(table: pd.DataFrame, title: str) -> str:
         "Best DLLM2Rec = the distillation trial with the highest val NDCG@20; gains are "
         "relative to the same student without distillation, same epoch budget.",
     ]
+    if note:
+        lines += ["", note]
     return "\n".join(lines) + "\n"
 
 
@@ -114,10 +139,11 @@ def write_report(uri: str, parent_run_id: str, dataset: str, out_dir: Path) -> d
     files = {ext: out_dir / f"report.{ext}" for ext in ("csv", "md", "png")}
     with atomic_file(files["csv"]) as handle:
         table.to_csv(handle, index=False)
-    with atomic_file(files["md"]) as handle:
-        handle.write(to_markdown(table, title))
-    plot(table, files["png"], title)
     mlf = tracking.client(uri)
+    note = baseline_note(mlf.get_run(parent_run_id).data.params)
+    with atomic_file(files["md"]) as handle:
+        handle.write(to_markdown(table, title, note))
+    plot(table, files["png"], title)
     for path in files.values():
         mlf.log_artifact(parent_run_id, str(path), artifact_path="report")
     return files

@@ -124,9 +124,77 @@ def run_dataset_sweep(
         callbacks=callbacks,
     )
     grid, interrupted = run.fit(plan, uri, parent_run_id)
+    grids = [grid]
+    if cfg.baseline and cfg.baseline_tuning == "rerun_best" and teacher and not interrupted:
+        if not _incomplete(grid):
+            tuned = tuned_baseline_settings(grid)
+            record_tuned_baselines(uri, parent_run_id, tuned)
+            baseline_grid, interrupted = run_tuned_baselines(run, trial, tuned, uri, resume)
+            grids.append(baseline_grid)
     return finish_dataset_sweep(
-        cfg, spec, uri, parent_run_id, experiment_path, grid, interrupted=interrupted
+        cfg, spec, uri, parent_run_id, experiment_path, grids, interrupted=interrupted
     )
+
+
+def tuned_baseline_settings(grid: Any) -> dict[str, dict[str, Any]]:
+    """Per student, the non-distillation settings of its best finished DLLM2Rec trial (on
+    validation NDCG@20): what its baseline re-runs with distillation off, so both sides of the
+    reported gain had the same tuning."""
+    from distillrec.distill.variants import DISTILL, is_distillation_key
+    from distillrec.sweep.trial import CONTROL_KEYS
+
+    best: dict[str, tuple[float, dict[str, Any]]] = {}
+    for result in grid:
+        config, metrics = result.config or {}, result.metrics or {}
+        if config.get("variant", DISTILL) != DISTILL or "test_ndcg_20" not in metrics:
+            continue
+        student = config["student"]
+        if student not in best or metrics[VAL_METRIC] > best[student][0]:
+            best[student] = (metrics[VAL_METRIC], config)
+    return {
+        student: {
+            k: v for k, v in config.items() if k not in CONTROL_KEYS and not is_distillation_key(k)
+        }
+        for student, (_, config) in best.items()
+    }
+
+
+def record_tuned_baselines(uri: str, parent_run_id: str, tuned: dict[str, dict[str, Any]]) -> None:
+    """What each student's baseline re-ran, on the parent run (the report prints it)."""
+    mlf = tracking.client(uri)
+    existing = mlf.get_run(parent_run_id).data.params
+    for student, settings in tuned.items():
+        key = f"tuned_baseline.{student}"
+        if key not in existing:  # a resumed sweep re-derives the same settings
+            mlf.log_param(parent_run_id, key, json.dumps(settings, sort_keys=True))
+
+
+def run_tuned_baselines(
+    run: TuneRun, trial: SweepTrial, tuned: dict[str, dict[str, Any]], uri: str, resume: bool
+) -> tuple[Any, bool]:
+    """One no-distillation trial per student with its best DLLM2Rec trial's settings, through
+    the same :class:`TuneRun` (own Tune folder ``<experiment>-baselines``, no scheduler)."""
+    import dataclasses
+
+    from ray import tune
+
+    from distillrec.distill.variants import BASELINE
+
+    presets = {s: {"student": s, **settings} for s, settings in tuned.items()}
+    path = run.experiment_path.with_name(run.experiment_path.name + "-baselines")
+    baselines = dataclasses.replace(
+        run, trial=dataclasses.replace(trial, student_presets=presets), experiment_path=path
+    )
+    plan = None
+    if not (resume and can_restore(path)):
+        plan = TunePlan(
+            param_space={"student": tune.grid_search(sorted(tuned)), "variant": BASELINE}
+        )
+    return baselines.fit(plan, uri, trial.parent_run_id)
+
+
+def _incomplete(grid: Any) -> bool:
+    return grid.num_terminated + grid.num_errors < len(grid)
 
 
 @dataclass
@@ -215,7 +283,7 @@ def finish_dataset_sweep(
     uri: str,
     parent_run_id: str,
     path: Path,
-    grid: Any,
+    grids: list[Any],
     *,
     interrupted: bool = False,
 ) -> DatasetSweep:
@@ -224,8 +292,9 @@ def finish_dataset_sweep(
     from distillrec.sweep.report import write_report
 
     tracking.close_stale_children(uri, parent_run_id)
-    num_trials, num_errors = len(grid), grid.num_errors
-    interrupted = interrupted or grid.num_terminated + num_errors < num_trials
+    num_trials = sum(len(grid) for grid in grids)
+    num_errors = sum(grid.num_errors for grid in grids)
+    interrupted = interrupted or any(_incomplete(grid) for grid in grids)
     result = DatasetSweep(spec.name, path, parent_run_id, num_trials, num_errors, interrupted)
     if interrupted:
         tracking.client(uri).set_terminated(parent_run_id, status="KILLED")
@@ -271,6 +340,7 @@ def open_parent_run(
         "max_failures": cfg.max_failures,
         "search_space": {k: {d.kind: d.values} for k, d in cfg.search_space.items()},
         "base": cfg.base,
+        "baseline_tuning": cfg.baseline_tuning if cfg.baseline else "none",
         "experiment_path": str(experiment_path),
     }
     run_id = tracking.start_parent_run(
