@@ -175,7 +175,10 @@ def prepare_training(config: TrainConfig, teacher_dir: str | Path | None) -> Tra
     teacher_path = str(teacher_dir) if teacher_dir is not None else config.teacher
     artifact = None
     if teacher_path:
-        artifact = read_artifact(teacher_path, expected_fingerprint=dataset.fingerprint)
+        min_topk = config.distill.candidate_topk if config.distill.lam > 0 else None
+        artifact = read_artifact(
+            teacher_path, expected_fingerprint=dataset.fingerprint, min_topk=min_topk
+        )
         if artifact.num_items != meta.num_items:
             raise UserError(
                 f"teacher artifact {teacher_path}: {artifact.num_items} item embeddings, the "
