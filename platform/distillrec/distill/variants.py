@@ -18,8 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-BASELINE = "baseline"
-DISTILL = "dllm2rec"
+from distillrec.contracts import BASELINE, DISTILL
 
 NO_DISTILLATION: dict[str, Any] = {"teacher": None, "distill.lam": 0.0, "distill.ed_weight": 0.0}
 

@@ -149,23 +149,15 @@ def check_dataset(cfg: StudyConfig, spec: Any) -> _Dataset:
 
     path = Path(spec.dataset_path).resolve()
     fingerprint = dataset_fingerprint(path)
-    teacher = check_teacher(spec, fingerprint)
-    topk = None
-    if teacher is not None:
-        import json
-
-        topk = json.loads((Path(teacher) / "manifest.json").read_text()).get("topk")
+    topk = 0
     for student, preset in cfg.presets().items():
         for variant, overrides in cfg.variant_overrides().items():
             data = {**cfg.base, **preset, **overrides, "dataset": str(path), "epochs": cfg.epochs}
             source = f"study {cfg.name} (student {student}, variant {variant})"
             run = validate(TrainConfig, apply_overrides({}, data), source)
-            distils = overrides.get("teacher", teacher) is not None and run.distill.lam > 0
-            if distils and topk and run.distill.candidate_topk > int(topk):
-                raise UserError(
-                    f"{source}: distill.candidate_topk={run.distill.candidate_topk} but the "
-                    f"teacher artifact {teacher} holds top-{topk}"
-                )
+            if overrides.get("teacher", spec.teacher) is not None and run.distill.lam > 0:
+                topk = max(topk, run.distill.candidate_topk)
+    teacher = check_teacher(spec, fingerprint, min_topk=topk or None)
     return _Dataset(spec.name, path, fingerprint, teacher)
 
 

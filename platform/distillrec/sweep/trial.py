@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from distillrec.distill.variants import BASELINE, DISTILL, NO_DISTILLATION
+from distillrec.contracts import BASELINE, DISTILL, VAL_METRIC, metric_key
+from distillrec.distill.variants import NO_DISTILLATION
 from distillrec.sweep import tracking
-from distillrec.sweep.space import VAL_METRIC
 
 CONTROL_KEYS = ("student", "variant")
 
@@ -135,7 +135,7 @@ def threads_for(cpus: float) -> int:
 def tune_metrics(metrics: dict[str, Any]) -> dict[str, float]:
     """A training report (``val_ndcg@20``, ...) as Tune metrics named like MLflow's."""
     out = {
-        key.replace("@", "_"): float(value)
+        metric_key(key): float(value)
         for key, value in metrics.items()
         if isinstance(value, int | float) and not isinstance(value, bool)
     }
