@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from distillrec.atomic import atomic_file
+from distillrec.contracts import TEST_SELECTION_KEY, metric_key
 from distillrec.distill.variants import BASELINE, is_distillation_key
 from distillrec.errors import UserError
 from distillrec.study.statistics import CONFIDENCE, N_RESAMPLES, compare
@@ -35,7 +36,7 @@ def study_runs(uri: str, parent_run_id: str, dataset: str) -> list[Any]:
     return [
         r
         for r in tracking.child_runs(uri, parent_run_id, finished_only=True)
-        if r.data.tags.get(tracking.DATASET_TAG) == dataset and "test_ndcg_20" in r.data.metrics
+        if r.data.tags.get(tracking.DATASET_TAG) == dataset and TEST_SELECTION_KEY in r.data.metrics
     ]
 
 
@@ -103,7 +104,7 @@ def study_table(
             }
             for split, prefix in SPLIT_KEYS.items():
                 for metric in SPLIT_METRICS:
-                    key = f"{prefix}_{metric.replace('@', '_')}"
+                    key = metric_key(metric, prefix)
                     values = np.array([r.data.metrics.get(key, math.nan) for r in seeds.values()])
                     row[f"{split} {metric} mean"] = float(np.mean(values))
                     row[f"{split} {metric} std"] = (

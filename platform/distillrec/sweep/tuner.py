@@ -141,13 +141,14 @@ def tuned_baseline_settings(grid: Any) -> dict[str, dict[str, Any]]:
     """Per student, the non-distillation settings of its best finished DLLM2Rec trial (on
     validation NDCG@20): what its baseline re-runs with distillation off, so both sides of the
     reported gain had the same tuning."""
-    from distillrec.distill.variants import DISTILL, is_distillation_key
+    from distillrec.contracts import DISTILL, TEST_SELECTION_KEY
+    from distillrec.distill.variants import is_distillation_key
     from distillrec.sweep.trial import CONTROL_KEYS
 
     best: dict[str, tuple[float, dict[str, Any]]] = {}
     for result in grid:
         config, metrics = result.config or {}, result.metrics or {}
-        if config.get("variant", DISTILL) != DISTILL or "test_ndcg_20" not in metrics:
+        if config.get("variant", DISTILL) != DISTILL or TEST_SELECTION_KEY not in metrics:
             continue
         student = config["student"]
         if student not in best or metrics[VAL_METRIC] > best[student][0]:
@@ -179,7 +180,7 @@ def run_tuned_baselines(
 
     from ray import tune
 
-    from distillrec.distill.variants import BASELINE
+    from distillrec.contracts import BASELINE
 
     presets = {s: {"student": s, **settings} for s, settings in tuned.items()}
     path = run.experiment_path.with_name(run.experiment_path.name + "-baselines")
