@@ -10,14 +10,10 @@ restores the latest study folder: finished runs are kept, never rerun.
 
 from __future__ import annotations
 
-import logging
-import re
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from distillrec.errors import UserError
 from distillrec.runtime import tracking_uri
 from distillrec.study.config import StudyConfig
 from distillrec.sweep import tracking
@@ -29,9 +25,8 @@ from distillrec.sweep.tuner import (
     check_resources,
     check_teacher,
     dataset_fingerprint,
+    stamped_folder,
 )
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -163,15 +158,7 @@ def check_dataset(cfg: StudyConfig, spec: Any) -> _Dataset:
 
 def pick_study_dir(cfg: StudyConfig, resume: bool) -> Path:
     """A new timestamped folder, or (resume) the latest one this study left."""
-    storage = Path(cfg.storage_path).resolve()
-    prefix = f"study-{cfg.name}-"
-    if resume:
-        stamp = re.compile(re.escape(prefix) + r"\d{8}-\d{6}$")
-        previous = sorted(p for p in storage.glob(f"{prefix}*") if stamp.match(p.name))
-        if not previous:
-            raise UserError(f"--resume: no earlier study {prefix}* under {storage} to continue")
-        return previous[-1]
-    return storage / f"{prefix}{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
+    return stamped_folder(cfg.storage_path, f"study-{cfg.name}-", resume, "study")
 
 
 def open_study_parent(
@@ -180,10 +167,9 @@ def open_study_parent(
     """The study's parent run: reopened when resuming, else created (its id kept on disk)."""
     from distillrec.teacher.artifact import manifest_sha256
 
-    state = tracking.read_state(study_dir)
-    if resume and state.get("parent_run_id"):
-        tracking.reopen_parent_run(uri, state["parent_run_id"])
-        return state["parent_run_id"]
+    resumed = tracking.resumed_parent(uri, study_dir, resume)
+    if resumed:
+        return resumed
     tags = {
         tracking.KIND_TAG: "study",
         tracking.STUDY_TAG: cfg.name,
@@ -206,8 +192,12 @@ def open_study_parent(
         params[f"{data.name}.teacher_manifest_sha256"] = (
             manifest_sha256(data.teacher) if data.teacher else ""
         )
-    run_id = tracking.start_parent_run(
-        uri, cfg.mlflow.experiment, run_name=f"study/{cfg.name}", tags=tags, params=params
+    return tracking.new_parent_run(
+        uri,
+        cfg.mlflow.experiment,
+        study_dir,
+        run_name=f"study/{cfg.name}",
+        tags=tags,
+        params=params,
+        state={"study": cfg.name},
     )
-    tracking.write_state(study_dir, {"parent_run_id": run_id, "study": cfg.name})
-    return run_id

@@ -61,6 +61,31 @@ def start_parent_run(
     return run.info.run_id
 
 
+def resumed_parent(uri: str, state_dir: Path, resume: bool) -> str | None:
+    """When resuming, the parent run recorded in ``state_dir`` (reopened), else None."""
+    state = read_state(state_dir)
+    if resume and state.get("parent_run_id"):
+        reopen_parent_run(uri, state["parent_run_id"])
+        return state["parent_run_id"]
+    return None
+
+
+def new_parent_run(
+    uri: str,
+    experiment: str,
+    state_dir: Path,
+    *,
+    run_name: str,
+    tags: dict[str, str],
+    params: dict[str, Any],
+    state: dict[str, Any],
+) -> str:
+    """Create a parent run (sweep or study) and record its id in ``state_dir`` for --resume."""
+    run_id = start_parent_run(uri, experiment, run_name=run_name, tags=tags, params=params)
+    write_state(state_dir, {"parent_run_id": run_id, **state})
+    return run_id
+
+
 def reopen_parent_run(uri: str, run_id: str) -> None:
     """A resumed sweep keeps its parent run: mark it running again, close stale trial runs."""
     client(uri).update_run(run_id, status="RUNNING")

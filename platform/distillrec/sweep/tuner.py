@@ -319,10 +319,9 @@ def open_parent_run(
     resume: bool,
 ) -> str:
     """The dataset sweep's parent run: reopened when resuming, else created (id kept on disk)."""
-    state = tracking.read_state(experiment_path)
-    if resume and state.get("parent_run_id"):
-        tracking.reopen_parent_run(uri, state["parent_run_id"])
-        return state["parent_run_id"]
+    resumed = tracking.resumed_parent(uri, experiment_path, resume)
+    if resumed:
+        return resumed
     tags = {
         tracking.KIND_TAG: "sweep",
         tracking.SWEEP_TAG: cfg.name,
@@ -345,22 +344,30 @@ def open_parent_run(
         "baseline_tuning": cfg.baseline_tuning if cfg.baseline else "none",
         "experiment_path": str(experiment_path),
     }
-    run_id = tracking.start_parent_run(
-        uri, cfg.mlflow.experiment, run_name=f"{cfg.name}/{spec.name}", tags=tags, params=params
+    return tracking.new_parent_run(
+        uri,
+        cfg.mlflow.experiment,
+        experiment_path,
+        run_name=f"{cfg.name}/{spec.name}",
+        tags=tags,
+        params=params,
+        state={"dataset": spec.name},
     )
-    tracking.write_state(experiment_path, {"parent_run_id": run_id, "dataset": spec.name})
-    return run_id
 
 
 def pick_experiment_path(cfg: SweepConfig, dataset: str, resume: bool) -> Path:
     """A new timestamped folder, or (resume) the latest one this sweep and dataset left."""
-    storage = Path(cfg.storage_path).resolve()
-    prefix = f"{cfg.name}-{dataset}-"
+    return stamped_folder(cfg.storage_path, f"{cfg.name}-{dataset}-", resume, "sweep")
+
+
+def stamped_folder(storage_path: str, prefix: str, resume: bool, what: str) -> Path:
+    """``<storage>/<prefix><UTC time>``, or (resume) the latest such folder (sweeps, studies)."""
+    storage = Path(storage_path).resolve()
     if resume:
         stamp = re.compile(re.escape(prefix) + r"\d{8}-\d{6}$")
         previous = sorted(p for p in storage.glob(f"{prefix}*") if stamp.match(p.name))
         if not previous:
-            raise UserError(f"--resume: no earlier sweep {prefix}* under {storage} to continue")
+            raise UserError(f"--resume: no earlier {what} {prefix}* under {storage} to continue")
         return previous[-1]
     return storage / f"{prefix}{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
 
