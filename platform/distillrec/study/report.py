@@ -193,7 +193,8 @@ def to_markdown(table: pd.DataFrame, title: str, teacher: dict[str, Any], notes:
             _num(row.get("p test NDCG@20 (t-test over seeds)", math.nan), "{:.3f}"),
         ]
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", *notes]
+    for note in notes:
+        lines += ["", note]
     return "\n".join(lines) + "\n"
 
 
@@ -207,7 +208,7 @@ def teacher_markdown(teacher: dict[str, Any]) -> list[str]:
         f"- manifest sha256: `{teacher['manifest_sha256']}`",
         f"- model: `{_short(teacher.get('model'))}`; kind: `{_short(teacher.get('kind'))}`",
         f"- prompt: {_short(teacher.get('prompt')) or '-'}",
-        f"- grounding: `{_short(teacher.get('grounding'))}`; top-K {teacher.get('topk')}",
+        f"- grounding: `{_short(teacher.get('grounding')) or '-'}`; top-K {teacher.get('topk')}",
         f"- training coverage: **{teacher['train_coverage_pct']:.1f}%** of training rows ranked",
         "",
     ]
@@ -322,7 +323,9 @@ def write_study_report(
         + (f" VIOLATED: {violations}" if violations else " Checked on the runs' parameters: OK."),
         "Gains are relative to the same student's baseline (no teacher); 95% CI: paired "
         "bootstrap over test examples pooled over seeds (SciPy, percentile); p: paired t-test "
-        "over per-seed means. A CI that covers 0 is stated as 'not significant'.",
+        "over per-seed means. A CI that covers 0 is stated as 'not significant'. The bootstrap "
+        "resamples test examples (the seeds' runs held fixed); the t-test sees the spread "
+        "between seeds: read both.",
         "Students: gru4rec/caser/sasrec run without the DROS term; dros = SASRec with it.",
     ]
     out_dir = Path(out_dir)
