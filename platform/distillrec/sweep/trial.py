@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from distillrec.contracts import BASELINE, DISTILL, VAL_METRIC, metric_key
+from distillrec.contracts import BASELINE, DISTILL, VAL_METRIC, metric_key, split_metrics
 from distillrec.distill.variants import NO_DISTILLATION
 from distillrec.sweep import tracking
 
@@ -113,8 +113,8 @@ class SweepTrial:
         result = train(train_config, report_fn=report_fn, run_tags=run_tags, run_name=run_name)
         tune.report(
             {
-                **tracking.split_metrics("val", result.val),
-                **tracking.split_metrics("test", result.test),
+                **split_metrics("val", result.val),
+                **split_metrics("test", result.test),
                 "best_epoch": result.best_epoch,
                 "mlflow_run_id": result.mlflow_run_id or "",
             }
