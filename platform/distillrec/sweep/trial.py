@@ -1,8 +1,8 @@
-"""The Tune trainable: one sweep trial = one call of ``distillrec.training.train``.
+"""The Tune trainable: one sweep or study trial = one call of ``distillrec.training.train``.
 
 No second training loop: the trial turns its sampled values into a ``TrainConfig``, gives torch its
 share of the CPUs, forwards every epoch's metrics to Ray Tune (so ASHA can stop weak trials) and
-nests the MLflow run that ``train`` opens under the dataset sweep's parent run (``run_tags``).
+nests the MLflow run that ``train`` opens under the sweep's or study's parent run (``run_tags``).
 """
 
 from __future__ import annotations
