@@ -244,25 +244,25 @@ def plot(table: pd.DataFrame, path: Path, title: str) -> None:
 
     students = list(dict.fromkeys(table["student"]))
     variants = list(dict.fromkeys(table["variant"]))
+    compared = [v for v in variants if v != BASELINE]
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
-    width = 0.8 / max(len(variants), 1)
     for j, variant in enumerate(variants):
         part = table[table["variant"] == variant].set_index("student").reindex(students)
-        xs = np.arange(len(students)) + (j - (len(variants) - 1) / 2) * width
+        xs = _offsets(len(students), j, len(variants))
         axes[0].bar(
             xs,
             part["test ndcg@20 mean"].fillna(0).to_numpy(),
-            width,
+            0.8 / max(len(variants), 1),
             yerr=part["test ndcg@20 std"].fillna(0).to_numpy(),
             capsize=2,
             label=variant,
         )
-        if variant != BASELINE and "gain test NDCG@20 (%)" in part:
+        if variant in compared and "gain test NDCG@20 (%)" in part:
             gain = part["gain test NDCG@20 (%)"].to_numpy(dtype=float)
             low = gain - part["gain test NDCG@20 CI low (%)"].to_numpy(dtype=float)
             high = part["gain test NDCG@20 CI high (%)"].to_numpy(dtype=float) - gain
             axes[1].errorbar(
-                xs,
+                _offsets(len(students), compared.index(variant), len(compared)),
                 gain,
                 yerr=np.nan_to_num(np.vstack([low, high])),
                 fmt="o",
@@ -275,7 +275,7 @@ def plot(table: pd.DataFrame, path: Path, title: str) -> None:
     axes[1].axhline(0.0, color="grey", linewidth=1)
     axes[1].set_title("gain vs paired baseline, test NDCG@20 (%), 95% CI")
     axes[0].legend(fontsize=7)
-    if len(variants) > 1:
+    if compared:
         axes[1].legend(fontsize=7)
     fig.suptitle(title)
     fig.tight_layout()
@@ -375,6 +375,12 @@ def report_for_study(
             f"dataset {dataset}: no {which} found in MLflow experiment {experiment!r} at {uri}"
         )
     return write_study_report(uri, parent.info.run_id, dataset, out_dir)
+
+
+def _offsets(groups: int, index: int, count: int) -> np.ndarray:
+    """x positions of series ``index`` of ``count`` side by side within each of ``groups``."""
+    width = 0.8 / max(count, 1)
+    return np.arange(groups) + (index - (count - 1) / 2) * width
 
 
 def _dataset_path(runs: list[Any]) -> str:

@@ -75,7 +75,7 @@ def teacher_summary(dataset_path: str | Path, teacher_path: str | Path | None) -
         "artifact": str(Path(teacher_path).resolve()),
         "manifest_sha256": manifest_sha256(teacher_path),
         "kind": manifest.get("kind", manifest.get("source", "")),
-        "model": manifest.get("model", manifest.get("source", "")),
+        "model": _model_text(manifest.get("model"), manifest.get("source", "")),
         "prompt": _prompt_text(manifest.get("prompt", "")),
         "grounding": manifest.get("grounding", ""),
         "topk": manifest.get("topk"),
@@ -91,3 +91,15 @@ def _prompt_text(prompt: Any) -> str:
     if isinstance(prompt, dict):
         return str(prompt.get("instruction", prompt))
     return str(prompt)
+
+
+def _model_text(model: Any, source: str) -> str:
+    """A short name of the teacher model: an LLM's base model, or a student and its URI."""
+    if isinstance(model, dict):
+        if "base_model" in model:
+            return str(model["base_model"])
+        if "uri" in model:
+            kwargs = model.get("model_kwargs", {})
+            hidden = f", hidden {kwargs['hidden_size']}" if "hidden_size" in kwargs else ""
+            return f"{model.get('student', 'student')}{hidden} ({model['uri']})"
+    return str(model or source)
