@@ -6,6 +6,7 @@ Metric names follow :func:`distillrec.contracts.split_metrics` (val's ``hr@20``:
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -74,12 +75,21 @@ def load_per_example_ranks(uri: str, run_id: str, split: str = "test"):
 
     import mlflow
     import pandas as pd
+    from mlflow.environment_variables import MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR as BAR
 
-    with tempfile.TemporaryDirectory(prefix="distillrec-ranks-") as tmp:
-        local = mlflow.artifacts.download_artifacts(
-            run_id=run_id,
-            artifact_path=per_example_artifact(split),
-            dst_path=tmp,
-            tracking_uri=uri,
-        )
-        return pd.read_parquet(local)
+    previous = os.environ.get(BAR.name)
+    os.environ[BAR.name] = "false"  # one small file per run: a bar each would flood the report
+    try:
+        with tempfile.TemporaryDirectory(prefix="distillrec-ranks-") as tmp:
+            local = mlflow.artifacts.download_artifacts(
+                run_id=run_id,
+                artifact_path=per_example_artifact(split),
+                dst_path=tmp,
+                tracking_uri=uri,
+            )
+            return pd.read_parquet(local)
+    finally:
+        if previous is None:
+            os.environ.pop(BAR.name, None)
+        else:
+            os.environ[BAR.name] = previous
