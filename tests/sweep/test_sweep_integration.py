@@ -106,7 +106,10 @@ def test_sweep_interrupted_then_resumed(
     best_distilled = max(distilled, key=lambda r: r.data.metrics["best_val_ndcg_20"])
     assert baseline.data.params["lr"] == best_distilled.data.params["lr"]
     assert baseline.data.params["distill.lam"] == "0.0"
-    assert "re-ran its best DLLM2Rec trial's" in result.report_files["md"].read_text()
+    page = result.report_files["md"].read_text()
+    assert "re-ran its best DLLM2Rec trial's" in page
+    assert "training coverage: **100.0%**" in page  # the teacher beside every report
+    assert "ranked no val/test rows" in page
 
     best = max(runs, key=lambda r: r.data.metrics["best_val_ndcg_20"])
     version = client.get_model_version_by_alias("distillrec-ml-100k", "champion")

@@ -24,6 +24,7 @@ from distillrec.distill.variants import BASELINE, is_distillation_key
 from distillrec.errors import UserError
 from distillrec.study.statistics import CONFIDENCE, N_RESAMPLES, compare
 from distillrec.sweep import tracking
+from distillrec.teacher.quality import quality_markdown, teacher_summary
 from distillrec.training.metrics import per_example_metric
 
 SPLIT_METRICS = ("hr@10", "hr@20", "ndcg@10", "ndcg@20")
@@ -163,7 +164,7 @@ def _comparison_columns(
 def to_markdown(table: pd.DataFrame, title: str, teacher: dict[str, Any], notes: list[str]) -> str:
     """The page: teacher block, the main table (test NDCG@20/HR@20 with paired CIs), notes."""
     lines = [f"# {title}", ""]
-    lines += teacher_markdown(teacher)
+    lines += quality_markdown(teacher)
     head = [
         "student",
         "variant",
@@ -196,43 +197,6 @@ def to_markdown(table: pd.DataFrame, title: str, teacher: dict[str, Any], notes:
     for note in notes:
         lines += ["", note]
     return "\n".join(lines) + "\n"
-
-
-def teacher_markdown(teacher: dict[str, Any]) -> list[str]:
-    if not teacher:
-        return ["Teacher: none (baselines only).", ""]
-    lines = [
-        "## Teacher",
-        "",
-        f"- artifact: `{teacher['artifact']}`",
-        f"- manifest sha256: `{teacher['manifest_sha256']}`",
-        f"- model: `{_short(teacher.get('model'))}`; kind: `{_short(teacher.get('kind'))}`",
-        f"- prompt: {_short(teacher.get('prompt')) or '-'}",
-        f"- grounding: `{_short(teacher.get('grounding')) or '-'}`; top-K {teacher.get('topk')}",
-        f"- training coverage: **{teacher['train_coverage_pct']:.1f}%** of training rows ranked",
-        "",
-    ]
-    quality = teacher.get("quality") or {}
-    if not quality:
-        return [*lines, "The teacher ranked no val/test rows: its own quality is unknown.", ""]
-    lines += [
-        "| split (rows the teacher ranked) | teacher HR@20 | teacher NDCG@20 | random HR@20 | "
-        "random NDCG@20 | popularity HR@20 | popularity NDCG@20 |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for split, q in quality.items():
-        cells = [f"{split} (n={int(q['n'])})"] + [
-            f"{q[f'{who} {m}']:.4f}"
-            for who in ("teacher", "random", "popularity")
-            for m in ("hr@20", "ndcg@20")
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
-    return [
-        *lines,
-        "",
-        "Random is the exact expectation; popularity ranks training targets by count.",
-        "",
-    ]
 
 
 def plot(table: pd.DataFrame, path: Path, title: str) -> None:
@@ -295,7 +259,6 @@ def write_study_report(
 ) -> dict[str, Path]:
     """Write ``report.{csv,md,png}`` and ``teacher.json`` for one dataset; log them to the
     parent run under ``report/<dataset>``."""
-    from distillrec.study.teacher_quality import teacher_summary
 
     mlf = tracking.client(uri)
     parent = mlf.get_run(parent_run_id)
@@ -415,8 +378,3 @@ def _num(value: Any, fmt: str) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     return fmt.format(value)
-
-
-def _short(value: Any, limit: int = 120) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
-    return text if len(text) <= limit else text[: limit - 3] + "..."

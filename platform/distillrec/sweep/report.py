@@ -18,6 +18,7 @@ from distillrec.atomic import atomic_file
 from distillrec.contracts import BASELINE, DISTILL, SELECTION_KEY, metric_key
 from distillrec.errors import UserError
 from distillrec.sweep import tracking
+from distillrec.teacher.quality import quality_markdown, teacher_summary
 
 SETTINGS = {BASELINE: "no distillation", DISTILL: "best DLLM2Rec"}
 METRICS = {  # report column -> MLflow metric of a finished trial run
@@ -84,10 +85,14 @@ def baseline_note(params: dict[str, str]) -> str:
     )
 
 
-def to_markdown(table: pd.DataFrame, title: str, note: str = "") -> str:
-    """A GitHub table; missing values (a student without a finished trial) show as '-'."""
+def to_markdown(
+    table: pd.DataFrame, title: str, note: str = "", teacher_lines: list[str] | None = None
+) -> str:
+    """A GitHub table; missing values (a student without a finished trial) show as '-'.
+    ``teacher_lines``: the teacher block (quality, floors, coverage) shown above the table."""
     columns = [c for c in table.columns if c != "run_id"]
-    lines = [f"# {title}", "", "| " + " | ".join(columns) + " |"]
+    lines = [f"# {title}", "", *(teacher_lines or [])]
+    lines += ["| " + " | ".join(columns) + " |"]
     lines.append("|" + "|".join("---" for _ in columns) + "|")
     for _, row in table.iterrows():
         cells = [_cell(row[c], percent=c.startswith("gain")) for c in columns]
@@ -139,13 +144,25 @@ def write_report(uri: str, parent_run_id: str, dataset: str, out_dir: Path) -> d
     with atomic_file(files["csv"]) as handle:
         table.to_csv(handle, index=False)
     mlf = tracking.client(uri)
-    note = baseline_note(mlf.get_run(parent_run_id).data.params)
+    parent = mlf.get_run(parent_run_id)
+    note = baseline_note(parent.data.params)
+    teacher_lines = quality_markdown(sweep_teacher_summary(uri, parent))
     with atomic_file(files["md"]) as handle:
-        handle.write(to_markdown(table, title, note))
+        handle.write(to_markdown(table, title, note, teacher_lines))
     plot(table, files["png"], title)
     for path in files.values():
         mlf.log_artifact(parent_run_id, str(path), artifact_path="report")
     return files
+
+
+def sweep_teacher_summary(uri: str, parent: Any) -> dict[str, Any]:
+    """The sweep's teacher (quality, floors, coverage) on the dataset its trials trained on."""
+    teacher = parent.data.tags.get(tracking.TEACHER_TAG)
+    if not teacher:
+        return {}
+    runs = tracking.child_runs(uri, parent.info.run_id, finished_only=True)
+    datasets = [r.data.params["dataset"] for r in runs if "dataset" in r.data.params]
+    return teacher_summary(datasets[0], teacher) if datasets else {}
 
 
 def report_for_dataset(uri: str, experiment: str, dataset: str, out_dir: Path) -> dict[str, Path]:

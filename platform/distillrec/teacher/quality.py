@@ -1,8 +1,10 @@
-"""The teacher in every report: its own quality on the val/test rows it ranked, the floors on the
-same rows (random, popularity), its training coverage and where it came from."""
+"""The teacher in every report (sweeps and studies): its own quality on the val/test rows it
+ranked, the floors on the same rows (random, popularity), its training coverage and where it came
+from."""
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -23,16 +25,16 @@ def random_expectation(num_items: int, k: int = CUTOFF) -> dict[str, float]:
 
 
 def popularity_metrics(train_targets: np.ndarray, rows: Any, num_items: int) -> dict[str, float]:
-    """Most-frequent-training-target ranking on ``rows`` (ties by item id, like the students')."""
-    import torch
+    """Most-frequent-training-target ranking on ``rows``; ties broken by item id (a lower id
+    first), as the students' evaluation breaks them."""
+    from distillrec.teacher.evaluation import ranking_metrics
 
-    from distillrec.training.metrics import metrics_from_ranks, target_ranks
-
-    counts = np.bincount(np.asarray(train_targets, dtype=np.int64), minlength=num_items)
-    scores = torch.from_numpy(counts[:num_items].astype(np.float32)).unsqueeze(0)
-    target = torch.from_numpy(rows["next_item"].to_numpy(dtype=np.int64).copy())
-    ranks = target_ranks(scores.expand(len(target), -1), target)
-    metrics = metrics_from_ranks(ranks, cutoffs=(CUTOFF,))
+    counts = np.bincount(np.asarray(train_targets, dtype=np.int64), minlength=num_items)[:num_items]
+    order = np.lexsort((np.arange(num_items), -counts))  # by count descending, then by id
+    item_rank = np.empty(num_items, dtype=np.int64)
+    item_rank[order] = np.arange(num_items)
+    ranks = item_rank[rows["next_item"].to_numpy(dtype=np.int64)]
+    metrics = ranking_metrics(ranks, cutoffs=(CUTOFF,))
     return {key: metrics[key] for key in (f"hr@{CUTOFF}", f"ndcg@{CUTOFF}")}
 
 
@@ -103,3 +105,46 @@ def _model_text(model: Any, source: str) -> str:
             hidden = f", hidden {kwargs['hidden_size']}" if "hidden_size" in kwargs else ""
             return f"{model.get('student', 'student')}{hidden} ({model['uri']})"
     return str(model or source)
+
+
+def quality_markdown(teacher: dict[str, Any]) -> list[str]:
+    """The report's teacher block (Markdown lines) from :func:`teacher_summary`."""
+    if not teacher:
+        return ["Teacher: none (baselines only).", ""]
+    lines = [
+        "## Teacher",
+        "",
+        f"- artifact: `{teacher['artifact']}`",
+        f"- manifest sha256: `{teacher['manifest_sha256']}`",
+        f"- model: `{_short(teacher.get('model'))}`; kind: `{_short(teacher.get('kind'))}`",
+        f"- prompt: {_short(teacher.get('prompt')) or '-'}",
+        f"- grounding: `{_short(teacher.get('grounding')) or '-'}`; top-K {teacher.get('topk')}",
+        f"- training coverage: **{teacher['train_coverage_pct']:.1f}%** of training rows ranked",
+        "",
+    ]
+    quality = teacher.get("quality") or {}
+    if not quality:
+        return [*lines, "The teacher ranked no val/test rows: its own quality is unknown.", ""]
+    lines += [
+        "| split (rows the teacher ranked) | teacher HR@20 | teacher NDCG@20 | random HR@20 | "
+        "random NDCG@20 | popularity HR@20 | popularity NDCG@20 |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for split, q in quality.items():
+        cells = [f"{split} (n={int(q['n'])})"] + [
+            f"{q[f'{who} {m}']:.4f}"
+            for who in ("teacher", "random", "popularity")
+            for m in ("hr@20", "ndcg@20")
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return [
+        *lines,
+        "",
+        "Random is the exact expectation; popularity ranks training targets by count.",
+        "",
+    ]
+
+
+def _short(value: Any, limit: int = 120) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
