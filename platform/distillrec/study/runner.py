@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from distillrec.runtime import tracking_uri
+from distillrec.config import apply_overrides, validate
+from distillrec.runtime import ensure_ray, tracking_uri
 from distillrec.study.config import StudyConfig
 from distillrec.sweep import tracking
 from distillrec.sweep.trial import SweepTrial
@@ -27,6 +28,7 @@ from distillrec.sweep.tuner import (
     dataset_fingerprint,
     stamped_folder,
 )
+from distillrec.teacher.artifact import manifest_sha256
 
 
 @dataclass
@@ -54,8 +56,6 @@ def run_study(
     cfg: StudyConfig, *, resume: bool = False, callbacks: list[Any] | None = None
 ) -> StudyResult:
     """Run (or, with ``resume``, continue) every paired run of ``cfg``; then report."""
-    from distillrec.runtime import ensure_ray
-
     uri = tracking_uri(cfg.mlflow.tracking_uri)  # absolute: trials run elsewhere
     datasets = [check_dataset(cfg, spec) for spec in cfg.datasets]
     ensure_ray()
@@ -139,8 +139,7 @@ def run_dataset(
 def check_dataset(cfg: StudyConfig, spec: Any) -> _Dataset:
     """Prepared data, teacher artifact (fingerprint, top-K) and every run's ``TrainConfig``
     checked before Ray starts."""
-    from distillrec.config import apply_overrides, validate
-    from distillrec.training import TrainConfig
+    from distillrec.training import TrainConfig  # torch: imported when a study runs
 
     path = Path(spec.dataset_path).resolve()
     fingerprint = dataset_fingerprint(path)
@@ -165,8 +164,6 @@ def open_study_parent(
     cfg: StudyConfig, uri: str, study_dir: Path, datasets: list[_Dataset], resume: bool
 ) -> str:
     """The study's parent run: reopened when resuming, else created (its id kept on disk)."""
-    from distillrec.teacher.artifact import manifest_sha256
-
     resumed = tracking.resumed_parent(uri, study_dir, resume)
     if resumed:
         return resumed

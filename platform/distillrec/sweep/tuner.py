@@ -8,6 +8,7 @@ latest one with ``Tuner.restore`` (finished trials are kept, unfinished and fail
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -16,13 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from distillrec.contracts import VAL_METRIC
+from distillrec.contracts import BASELINE, DISTILL, TEST_SELECTION_KEY, VAL_METRIC
+from distillrec.distill.variants import is_distillation_key
 from distillrec.errors import UserError
 from distillrec.runtime import tracking_uri
 from distillrec.sweep import tracking
 from distillrec.sweep.config import DatasetSpec, SweepConfig
 from distillrec.sweep.space import MODE, build_scheduler, build_search
-from distillrec.sweep.trial import SweepTrial
+from distillrec.sweep.trial import CONTROL_KEYS, SweepTrial
 
 
 class _QuietBaselinePresets(logging.Filter):
@@ -141,10 +143,6 @@ def tuned_baseline_settings(grid: Any) -> dict[str, dict[str, Any]]:
     """Per student, the non-distillation settings of its best finished DLLM2Rec trial (on
     validation NDCG@20): what its baseline re-runs with distillation off, so both sides of the
     reported gain had the same tuning."""
-    from distillrec.contracts import DISTILL, TEST_SELECTION_KEY
-    from distillrec.distill.variants import is_distillation_key
-    from distillrec.sweep.trial import CONTROL_KEYS
-
     best: dict[str, tuple[float, dict[str, Any]]] = {}
     for result in grid:
         config, metrics = result.config or {}, result.metrics or {}
@@ -176,11 +174,7 @@ def run_tuned_baselines(
 ) -> tuple[Any, bool]:
     """One no-distillation trial per student with its best DLLM2Rec trial's settings, through
     the same :class:`TuneRun` (own Tune folder ``<experiment>-baselines``, no scheduler)."""
-    import dataclasses
-
     from ray import tune
-
-    from distillrec.contracts import BASELINE
 
     presets = {s: {"student": s, **settings} for s, settings in tuned.items()}
     path = run.experiment_path.with_name(run.experiment_path.name + "-baselines")

@@ -11,6 +11,10 @@ from typing import Any
 
 import numpy as np
 
+from distillrec.data import load_prepared
+from distillrec.teacher.artifact import manifest_sha256, read_artifact
+from distillrec.teacher.evaluation import evaluate_rankings, ranking_metrics
+
 CUTOFF = 20
 
 
@@ -27,8 +31,6 @@ def random_expectation(num_items: int, k: int = CUTOFF) -> dict[str, float]:
 def popularity_metrics(train_targets: np.ndarray, rows: Any, num_items: int) -> dict[str, float]:
     """Most-frequent-training-target ranking on ``rows``; ties broken by item id (a lower id
     first), as the students' evaluation breaks them."""
-    from distillrec.teacher.evaluation import ranking_metrics
-
     counts = np.bincount(np.asarray(train_targets, dtype=np.int64), minlength=num_items)[:num_items]
     order = np.lexsort((np.arange(num_items), -counts))  # by count descending, then by id
     item_rank = np.empty(num_items, dtype=np.int64)
@@ -44,10 +46,6 @@ def teacher_summary(dataset_path: str | Path, teacher_path: str | Path | None) -
     ``quality[split]`` holds ``n`` (rows the teacher ranked) and teacher/random/popularity
     ``hr@20``/``ndcg@20`` on exactly those rows; it is empty when the teacher ranked none.
     """
-    from distillrec.data import load_prepared
-    from distillrec.teacher.artifact import manifest_sha256, read_artifact
-    from distillrec.teacher.evaluation import evaluate_rankings
-
     if not teacher_path:
         return {}
     data = load_prepared(dataset_path)
