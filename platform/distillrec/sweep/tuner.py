@@ -271,24 +271,9 @@ def check_teacher(spec: DatasetSpec, fingerprint: str) -> str | None:
 
 def check_train_keys(cfg: SweepConfig, dataset_path: Path) -> dict[str, Any]:
     """Validate ``base`` and every search key against ``TrainConfig``; return the base values."""
-    from distillrec.config import apply_overrides, validate
-    from distillrec.training import TrainConfig
+    from distillrec.sweep.config import train_key_values
 
-    for student in cfg.students:
-        data = apply_overrides({}, {**cfg.base, "student": student, "dataset": str(dataset_path)})
-        base = validate(TrainConfig, data, f"sweep {cfg.name} (base, student {student})")
-    dumped = base.model_dump()
-    values: dict[str, Any] = {}
-    for key, dist in cfg.search_space.items():
-        node: Any = dumped
-        for part in key.split("."):
-            if not isinstance(node, dict) or part not in node:
-                raise UserError(f"sweep {cfg.name}: search_space.{key}: not a TrainConfig key")
-            node = node[part]
-        values[key] = node
-        sample = apply_overrides(data, {key: dist.reference(node)})
-        validate(TrainConfig, sample, f"sweep {cfg.name} (search_space.{key})")
-    return values
+    return train_key_values(cfg, str(dataset_path))
 
 
 def check_resources(cfg: SweepConfig) -> None:
