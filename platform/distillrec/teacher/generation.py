@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from distillrec.teacher.config import GroundingConfig, InferenceConfig
+from distillrec.teacher.engine_log import redirect_engine_output
 from distillrec.teacher.prompts import clean_generation
 
 _PEAK_RSS_MB = 0.0
@@ -95,6 +96,7 @@ class VLLMGenerator:
     """Ray Data callable class: prompts in, generated titles (+ token counts, timings) out."""
 
     def __init__(self, model_path: str, inference: dict[str, Any]) -> None:
+        redirect_engine_output("vLLM generation engine")
         self.inference = InferenceConfig.model_validate(inference)
         self.llm = build_llm(model_path, self.inference)
 
@@ -129,6 +131,7 @@ class Grounder:
     ) -> None:
         from distillrec.teacher.grounding import make_embedder
 
+        redirect_engine_output("grounding embedder")
         self.grounding = GroundingConfig.model_validate(grounding)
         self.stop = InferenceConfig.model_validate(inference).stop
         self.embedder = make_embedder(
