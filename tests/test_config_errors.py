@@ -122,3 +122,29 @@ def test_sweep_with_a_bad_base_key_exits_2_before_ray_starts(monkeypatch, tmp_pa
     assert (
         "override base.pateince=2" in result.output and "did you mean 'patience'?" in result.output
     )
+
+
+def test_a_missing_teacher_names_the_command_that_creates_it(tmp_path: Path) -> None:
+    from cli_parse import parse, words
+
+    from distillrec.sweep.config import DatasetSpec
+    from distillrec.sweep.tuner import check_teacher
+
+    spec = DatasetSpec(name="ml-100k", teacher=str(tmp_path / "teacher"))
+    message = error_of(check_teacher, spec, "fingerprint")
+    assert "does not exist" in message and "null" in message
+    command = message.split("`")[1]
+    assert command.startswith("distillrec teacher infer ") and f"--out {spec.teacher}" in command
+    ctx = parse(words(command))  # the advice is a command the CLI accepts
+    assert ctx.params["out"] == spec.teacher and (ROOT / ctx.params["config"]).is_file()
+    assert list(ctx.params["overrides"]) == ["dataset=data/ml-100k"]
+
+
+def test_the_smoke_sweep_documents_how_its_teacher_is_made() -> None:
+    from cli_parse import parse, words
+
+    teacher = load_sweep_config(SMOKE_SWEEP).datasets[0].teacher
+    lines = [line for line in SMOKE_SWEEP.read_text().splitlines() if "distillrec teacher" in line]
+    commands = [line.split("`")[1] for line in lines if f"--out {teacher}" in line]
+    assert commands, f"{SMOKE_SWEEP.name} does not say which command writes {teacher}"
+    parse(words(commands[0]))

@@ -256,10 +256,16 @@ def check_teacher(spec: DatasetSpec, fingerprint: str) -> str | None:
     """The teacher artifact's absolute path, refused early when made for other data."""
     if spec.teacher is None:
         return None
+    from distillrec.teacher.artifact import how_to_create
+
     path = Path(spec.teacher).resolve()
     manifest = path / "manifest.json"
     if not manifest.is_file():
-        raise UserError(f"datasets.{spec.name}.teacher: {path} is not a teacher artifact")
+        what = "does not exist" if not path.exists() else "is not a teacher artifact"
+        raise UserError(
+            f"datasets.{spec.name}.teacher: {path} {what}; "
+            f"{how_to_create(spec.teacher, spec.dataset_path)}, or set it to null (baselines only)"
+        )
     made_for = json.loads(manifest.read_text()).get("dataset_fingerprint")
     if made_for != fingerprint:
         raise UserError(

@@ -133,6 +133,17 @@ def write_artifact(out_dir: str | Path, artifact: TeacherArtifact) -> Path:
     return out_dir
 
 
+DEFAULT_TEACHER_CONFIG = "configs/teacher/smollm2-135m.yaml"
+
+
+def how_to_create(path: str | Path, dataset: str | Path | None = None) -> str:
+    """The command that writes a teacher artifact at ``path`` (for "missing artifact" errors)."""
+    command = f"distillrec teacher infer -c {DEFAULT_TEACHER_CONFIG} --out {path}"
+    if dataset is not None:
+        command += f" dataset={dataset}"
+    return f"`{command}` writes one (docs/teacher.md)"
+
+
 def read_artifact(path: str | Path, *, expected_fingerprint: str | None = None) -> TeacherArtifact:
     """Load and validate an artifact; refuse one made for another dataset (fingerprint mismatch)."""
     from safetensors.numpy import load_file
@@ -140,7 +151,8 @@ def read_artifact(path: str | Path, *, expected_fingerprint: str | None = None) 
     path = Path(path)
     for name in (RANKINGS_FILE, EMBEDDINGS_FILE, MANIFEST_FILE):
         if not (path / name).is_file():
-            raise UserError(f"teacher artifact {path}: missing {name}")
+            hint = f"; {how_to_create(path)}" if not path.exists() else ""
+            raise UserError(f"teacher artifact {path}: missing {name}{hint}")
     try:
         manifest = json.loads((path / MANIFEST_FILE).read_text())
     except json.JSONDecodeError as err:
