@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from distillrec.contracts import DATA_ROOT
 from distillrec.errors import exit_on_user_error
 
 app = typer.Typer(no_args_is_help=True)
@@ -19,13 +20,13 @@ def prepare_command(
     ),
     raw_dir: Path | None = typer.Option(None, "--raw-dir", help="Folder with the raw files."),
     out: Path | None = typer.Option(None, "--out", help="Output folder (default data/<name>/)."),
-    data_root: Path = typer.Option(Path("data"), "--data-root", help="Parent of default outputs."),
+    data_root: Path = typer.Option(DATA_ROOT, "--data-root", help="Parent of default outputs."),
     overrides: list[str] = typer.Argument(
         None, help="key=value overrides of the dataset YAML, e.g. k_core=5 max_history=20"
     ),
-) -> None:
+) -> Path:
     """Turn raw logs into next-item examples: items/train/val/test parquet + meta.json."""
-    run_prepare(dataset, raw_dir=raw_dir, out=out, data_root=data_root, overrides=overrides)
+    return run_prepare(dataset, raw_dir=raw_dir, out=out, data_root=data_root, overrides=overrides)
 
 
 def run_prepare(
@@ -33,10 +34,10 @@ def run_prepare(
     *,
     raw_dir: Path | None = None,
     out: Path | None = None,
-    data_root: Path = Path("data"),
+    data_root: Path = DATA_ROOT,
     overrides: list[str] | None = None,
 ) -> Path:
-    """Prepare, print the summary and the time it took (shared with ``jobs/prepare_data.py``)."""
+    """Prepare, print the summary and the time it took."""
     import time
 
     from distillrec.data import prepare_dataset

@@ -23,7 +23,8 @@ def demo_command(
 ) -> None:
     """prepare -> fine-tune teacher -> teacher inference -> sweep -> report -> serve a sample."""
     from distillrec.config import load_config
-    from distillrec.demo import DemoConfig, load_demo_config, run_demo
+    from distillrec.demo import run_demo
+    from distillrec.demo_config import DemoConfig, load_demo_config
     from distillrec.demo_stages import print_where_to_look
 
     if config is not None:

@@ -40,10 +40,11 @@ def sweep_command(
 
 def check_inputs(cfg) -> None:  # noqa: ANN001 - a distillrec.sweep.config.SweepConfig
     """Prepared data and teacher artifacts exist and match, checked before Ray starts."""
-    from distillrec.sweep.tuner import check_teacher, dataset_fingerprint
+    from distillrec.sweep.tuner import check_teacher, dataset_fingerprint, max_candidate_topk
 
     for spec in cfg.datasets:
-        check_teacher(spec, dataset_fingerprint(Path(spec.dataset_path).resolve()))
+        fingerprint = dataset_fingerprint(Path(spec.dataset_path).resolve())
+        check_teacher(spec, fingerprint, max_candidate_topk(cfg))
 
 
 @exit_on_user_error

@@ -22,6 +22,7 @@ from distillrec.config import (
     load_config,
     validate,
 )
+from distillrec.contracts import dataset_path
 from distillrec.errors import UserError
 
 # Keys the sweep itself controls per trial; a search space may not override them.
@@ -43,7 +44,8 @@ class DatasetSpec(StrictModel):
 
     @property
     def dataset_path(self) -> str:
-        return self.path or f"data/{self.name}"
+        """``path``, else the name (a bare name means ``data/<name>``)."""
+        return str(dataset_path(self.path or self.name))
 
 
 class Distribution(StrictModel):
