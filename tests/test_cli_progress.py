@@ -28,6 +28,16 @@ def test_plain_progress_lines_show_count_rate_and_eta(monkeypatch) -> None:
     assert lines[3] == "teacher: 16/20 examples (80%), 2.00 examples/s, ETA 0:00:02"
 
 
+def test_terminal_progress_bar_shows_count_and_rate() -> None:
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=150, color_system=None)
+    with CountProgress("teacher", "examples", console) as bar:
+        for done in (0, 4, 8):
+            bar.update(done, 20)
+    text = out.getvalue()
+    assert "8/20" in text and "40%" in text and "examples/s" in text and "ETA" in text
+
+
 def test_format_seconds() -> None:
     assert format_seconds(0) == "0:00:00" and format_seconds(3723.4) == "1:02:03"
 
