@@ -28,6 +28,20 @@ def test_plain_progress_lines_show_count_rate_and_eta(monkeypatch) -> None:
     assert lines[3] == "teacher: 16/20 examples (80%), 2.00 examples/s, ETA 0:00:02"
 
 
+def test_with_parallel_workers_the_rate_starts_when_each_has_finished_once(monkeypatch) -> None:
+    # two engines start together (30 s), then each finishes a block of 4 every 2 s, 1 s apart
+    clock = iter([0.0, 30.0, 31.0, 32.0, 33.0])
+    monkeypatch.setattr("distillrec.commands.progress.time.perf_counter", lambda: next(clock))
+    out = io.StringIO()
+    with CountProgress("t", "x", Console(file=out, force_terminal=False), workers=2) as bar:
+        for done in (0, 4, 8, 12, 16):
+            bar.update(done, 40)
+    lines = out.getvalue().splitlines()
+    assert lines[2] == "t: 8/40 x (20%), 0.26 x/s, ETA 0:02:04"  # start-up still in the rate
+    assert lines[3] == "t: 12/40 x (30%), 4.00 x/s, ETA 0:00:07"  # two engines: 4 per second
+    assert lines[4] == "t: 16/40 x (40%), 4.00 x/s, ETA 0:00:06"
+
+
 def test_terminal_progress_bar_shows_count_and_rate() -> None:
     out = io.StringIO()
     console = Console(file=out, force_terminal=True, width=150, color_system=None)

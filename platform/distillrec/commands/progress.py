@@ -25,15 +25,22 @@ from rich.progress import (
 class CountProgress:
     """``update(done, total)`` as work finishes; a context manager that closes the display."""
 
-    def __init__(self, what: str, unit: str, console: Console | None = None) -> None:
+    def __init__(
+        self, what: str, unit: str, console: Console | None = None, workers: int = 1
+    ) -> None:
+        """``workers``: how many workers finish updates in parallel (e.g. engine replicas)."""
         self.what, self.unit = what, unit
         self.console = console or Console(file=sys.stdout)
         self.progress: Progress | None = None
         self.task = None
+        self.workers = max(1, workers)
         self.first: tuple[float, int] | None = None  # (time, done) at the first update
-        # (time, done) when the first new item finished: the rate counts from here, so start-up
-        # (engines loading) does not drag it down for the rest of the run
+        self.finished_updates = 0  # updates that added items
+        # (time, done) once every worker has finished its first piece: the rate counts from here,
+        # so neither the start-up (engines loading) nor the pieces the workers had already half
+        # done at the first finish distort it
         self.warm: tuple[float, int] | None = None
+        self.last_done: int | None = None
 
     def __enter__(self) -> CountProgress:
         return self
@@ -51,15 +58,18 @@ class CountProgress:
         now = time.perf_counter()
         if self.first is None:
             self.first = (now, done)
-        elif self.warm is None and done > self.first[1]:
-            self.warm = (now, done)
+        elif self.last_done is not None and done > self.last_done:
+            self.finished_updates += 1
+            if self.finished_updates == self.workers:
+                self.warm = (now, done)
+        self.last_done = done
         if self.console.is_terminal:
             self._update_bar(done, total)
         else:
             self.console.print(self.line(done, total, now), highlight=False, soft_wrap=True)
 
     def rate(self, done: int, now: float) -> float | None:
-        """Items per second since the first finished one (since the start until then)."""
+        """Items per second since every worker finished once (since the start until then)."""
         assert self.first is not None
         since, before = self.warm if self.warm and done > self.warm[1] else self.first
         new, seconds = done - before, now - since

@@ -63,7 +63,7 @@ def infer_command(
         cfg.inference.env = {**cfg.inference.env, ENGINE_LOG_ENV: str(log)}
         quiet_ray_data()
         typer.echo(f"teacher: vLLM engine logs go to {log} (--verbose shows them here)")
-    with CountProgress("teacher", "examples") as progress:
+    with CountProgress("teacher", "examples", workers=cfg.inference.concurrency) as progress:
         run_inference(
             cfg, out_dir=out, splits=chosen, limit=limit, fresh=fresh, on_progress=progress.update
         )
