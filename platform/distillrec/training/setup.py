@@ -27,6 +27,7 @@ from distillrec.training.batches import (
     sample_negatives,
 )
 from distillrec.training.config import TrainConfig
+from distillrec.training.finite import check_loss
 from distillrec.training.metrics import evaluate
 
 
@@ -76,7 +77,7 @@ class TrainingSetup:
         return self.model.teacher_fusion is not None
 
     def evaluate(self, split: str) -> dict[str, float]:
-        return evaluate(self.model, self.splits[split])
+        return evaluate(self.model, self.splits[split], split=split)
 
     def train_epoch(self, optimizer: torch.optim.Optimizer, generator: torch.Generator) -> float:
         """One pass over the shuffled training set; returns the mean batch loss."""
@@ -84,8 +85,9 @@ class TrainingSetup:
         data = self.splits["train"]
         order = torch.randperm(len(data), generator=generator)
         total, batches = 0.0, 0
-        for index in order.split(self.config.batch_size):
+        for batch, index in enumerate(order.split(self.config.batch_size), start=1):
             loss = self.batch_loss(index, generator)
+            check_loss(loss, batch)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
