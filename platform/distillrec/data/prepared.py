@@ -17,9 +17,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from distillrec.atomic import atomic_dir
+from distillrec.atomic import OVERWRITE_REMEDY, atomic_dir, check_output_dir
 from distillrec.errors import UserError
 
+OUTPUT_KIND = "prepared dataset (distillrec data prepare)"
+META_FILE = "meta.json"
 SPLITS = ("train", "val", "test")
 TABLES = ("items", *SPLITS)
 
@@ -88,11 +90,25 @@ def fingerprint_files(folder: Path) -> str:
     return digest.hexdigest()
 
 
+def check_prepared_output(out_dir: Path, *, overwrite: bool = False) -> None:
+    """Refuse an unusable ``--out`` before any work (see :func:`distillrec.atomic.atomic_dir`)."""
+    check_output_dir(
+        out_dir, OUTPUT_KIND, signature=META_FILE, overwrite=overwrite, remedy=OVERWRITE_REMEDY
+    )
+
+
 def write_prepared(
-    out_dir: Path, items: pd.DataFrame, splits: dict[str, pd.DataFrame], meta: dict[str, Any]
+    out_dir: Path,
+    items: pd.DataFrame,
+    splits: dict[str, pd.DataFrame],
+    meta: dict[str, Any],
+    *,
+    overwrite: bool = False,
 ) -> DatasetMeta:
     """Write the folder into a temporary sibling and rename it: never half written."""
-    with atomic_dir(out_dir) as tmp:
+    with atomic_dir(
+        out_dir, kind=OUTPUT_KIND, signature=META_FILE, overwrite=overwrite, remedy=OVERWRITE_REMEDY
+    ) as tmp:
         _write_table(tmp / "items.parquet", items, ITEMS_SCHEMA)
         for name in SPLITS:
             _write_table(tmp / f"{name}.parquet", splits[name], EXAMPLES_SCHEMA)

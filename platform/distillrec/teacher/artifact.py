@@ -28,6 +28,7 @@ from distillrec.errors import UserError
 RANKINGS_FILE = "rankings.parquet"
 EMBEDDINGS_FILE = "item_embeddings.safetensors"
 MANIFEST_FILE = "manifest.json"
+ARTIFACT_KIND = "teacher artifact"
 EMBEDDINGS_TENSOR = "embeddings"
 
 RANKINGS_SCHEMA = pa.schema(
@@ -120,7 +121,7 @@ def write_artifact(out_dir: str | Path, artifact: TeacherArtifact) -> Path:
         num_rankings=int(len(artifact.rankings)),
     )
     manifest.setdefault("topk", int(artifact.rankings["items"].map(len).max() or 0))
-    with atomic_dir(out_dir) as tmp:
+    with atomic_dir(out_dir, kind=ARTIFACT_KIND, signature=MANIFEST_FILE) as tmp:
         table = pa.Table.from_pandas(
             artifact.rankings[["example_id", "items", "distances"]],
             schema=RANKINGS_SCHEMA,

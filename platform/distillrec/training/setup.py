@@ -134,12 +134,12 @@ class TrainingSetup:
     def save_best(self, run_id: str | None, metrics: dict[str, Any]) -> Path:
         """Fold the teacher fusion and write ``student.safetensors`` + ``student.json``."""
         from distillrec.atomic import atomic_dir
-        from distillrec.training.packaging import save_student
+        from distillrec.training.packaging import SPEC_FILE, save_student
 
         self.model.fold_teacher_fusion()
         name = f"{self.run_name}-{(run_id or 'local')[:8]}"
         target = Path(self.config.output_dir) / name
-        with atomic_dir(target) as tmp:
+        with atomic_dir(target, kind="student model", signature=SPEC_FILE) as tmp:
             save_student(tmp, self.model, self.spec(metrics))
         return target
 
