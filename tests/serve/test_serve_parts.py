@@ -16,22 +16,19 @@ import yaml
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from distillrec.contracts import champion_model_uri
 from distillrec.errors import UserError
 from distillrec.runtime import SERVE_LOCAL_ENV, absolute_tracking_uri, apply_serve_local_env
 from distillrec.serving.bench import make_payloads, summarise, teacher_seconds_per_example
 from distillrec.serving.catalogue import Catalogue
-from distillrec.serving.champion import (
-    default_model_uri,
-    load_champion,
-    parse_model_uri,
-)
+from distillrec.serving.champion import load_champion, parse_model_uri
 from distillrec.serving.http_errors import ApiError, BodySizeLimit, install_error_handlers
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def test_model_uris() -> None:
-    assert default_model_uri("ml-100k") == "models:/distillrec-ml-100k@champion"
+    assert champion_model_uri("ml-100k") == "models:/distillrec-ml-100k@champion"
     ref = parse_model_uri("models:/distillrec-ml-100k@champion")
     assert (ref.name, ref.alias, ref.version, ref.follows_alias) == (
         "distillrec-ml-100k", "champion", None, True
@@ -162,7 +159,7 @@ def test_entry_points_validate(registry, monkeypatch: pytest.MonkeyPatch) -> Non
     deploy = ServeDeploySchema.model_validate(config)
     assert deploy.http_options.host == "127.0.0.1"
     (application,) = config["applications"]
-    assert ServeArgs.model_validate(application["args"]).model_uri == default_model_uri("ml-100k")
+    assert ServeArgs.model_validate(application["args"]).model_uri == champion_model_uri("ml-100k")
     monkeypatch.setenv("DISTILLREC_MODEL_URI", registry.champion_uri)
     monkeypatch.syspath_prepend(str(REPO))
     import importlib

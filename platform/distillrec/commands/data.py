@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from distillrec.contracts import DATA_ROOT
 from distillrec.errors import exit_on_user_error
 
 app = typer.Typer(no_args_is_help=True)
@@ -19,7 +20,7 @@ def prepare_command(
     ),
     raw_dir: Path | None = typer.Option(None, "--raw-dir", help="Folder with the raw files."),
     out: Path | None = typer.Option(None, "--out", help="Output folder (default data/<name>/)."),
-    data_root: Path = typer.Option(Path("data"), "--data-root", help="Parent of default outputs."),
+    data_root: Path = typer.Option(DATA_ROOT, "--data-root", help="Parent of default outputs."),
     overwrite: bool = typer.Option(
         False, "--overwrite", help="Write into a non-empty folder (its other files are kept)."
     ),
@@ -43,7 +44,7 @@ def run_prepare(
     *,
     raw_dir: Path | None = None,
     out: Path | None = None,
-    data_root: Path = Path("data"),
+    data_root: Path = DATA_ROOT,
     overwrite: bool = False,
     trust_pickle: bool = False,
 ) -> Path:

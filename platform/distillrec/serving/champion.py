@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from distillrec.contracts import CHAMPION_ALIAS
 from distillrec.errors import UserError
 from distillrec.serving.catalogue import Catalogue
 from distillrec.serving.schemas import ModelInfo
@@ -19,17 +20,7 @@ from distillrec.serving.schemas import ModelInfo
 if TYPE_CHECKING:
     from distillrec.training.packaging import PackagedStudent
 
-CHAMPION_ALIAS = "champion"
 _REGISTRY_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/@]+)|/(?P<version>\d+))?$")
-
-
-def registered_model_name(dataset: str) -> str:
-    """The registry name the sweep gives a dataset's champion (``distillrec-<dataset>``)."""
-    return f"distillrec-{dataset}"
-
-
-def default_model_uri(dataset: str) -> str:
-    return f"models:/{registered_model_name(dataset)}@{CHAMPION_ALIAS}"
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from distillrec.config import StrictModel, check_safe_name
+from distillrec.contracts import champion_model_uri
 from distillrec.runtime import tracking_uri
-from distillrec.serving.champion import default_model_uri
 from distillrec.serving.http_errors import DEFAULT_MAX_BODY_BYTES
 
 DEFAULT_DATASET = "ml-100k"
@@ -41,7 +41,7 @@ class ServeArgs(StrictModel):
 
     @property
     def model_uri(self) -> str:
-        return self.model or default_model_uri(self.dataset)
+        return self.model or champion_model_uri(self.dataset)
 
     def resolved_tracking_uri(self) -> str:
         """Absolute, because replicas run in other processes and working directories."""

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from distillrec.contracts import BASELINE, DISTILL, VAL_METRIC
 from distillrec.sweep.config import Distribution, SweepConfig
 
-BASELINE = "baseline"
-DISTILL = "dllm2rec"
-VAL_METRIC = "val_ndcg_20"  # what ASHA, the search algorithm and the champion maximise
-MODE = "max"
+MODE = "max"  # VAL_METRIC is maximised
 
 
 def tune_domain(dist: Distribution) -> Any:

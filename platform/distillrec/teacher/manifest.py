@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from distillrec.contracts import metric_key
 from distillrec.teacher.config import TeacherConfig
 
 
@@ -135,7 +136,7 @@ def log_to_mlflow(cfg: TeacherConfig, manifest: dict[str, Any], out: Path) -> st
         )
         flat = {k: v for k, v in manifest["throughput"].items() if isinstance(v, int | float)}
         for split, values in manifest.get("metrics", {}).items():
-            flat.update({f"{split}_{k.replace('@', '_at_')}": v for k, v in values.items()})
+            flat.update({metric_key(k, split): v for k, v in values.items()})
         mlflow.log_metrics(flat)
         return run.info.run_id
 
