@@ -67,29 +67,31 @@ def check_output_dir(
 ) -> None:
     """Refuse, before any work, a folder :func:`atomic_dir` would refuse after it."""
     target = Path(target)
-    check_writable(target)
-    if target.exists() and not target.is_dir():
-        raise UserError(f"{target}: exists and is not a folder")
+    check_writable(target, folder=True)
     if overwrite or not target.is_dir() or _previous_files(target, kind, signature) is not None:
         return
     if any(target.iterdir()):
         raise UserError(f"{target}: folder is not empty and not an earlier {kind}; {remedy}")
 
 
-def check_writable(path: str | Path) -> None:
-    """Raise a one-line :class:`UserError` unless ``path`` can be created or replaced.
+def check_writable(path: str | Path, *, folder: bool) -> None:
+    """Raise a one-line :class:`UserError` unless ``path`` (a folder or a file) can be written.
 
     Called before long work so a bad output path fails in a second, not after training.
     """
     path = Path(path).absolute()
-    ancestor = path
+    if folder and path.exists() and not path.is_dir():
+        raise UserError(f"{path}: exists and is not a folder")
+    if not folder and path.is_dir():
+        raise UserError(f"{path}: is a folder, expected a file path")
+    ancestor = path.parent
     while not ancestor.exists():
         ancestor = ancestor.parent
-    if ancestor != path and not ancestor.is_dir():
+    if not ancestor.is_dir():
         raise UserError(f"{path}: cannot write ({ancestor} is a file, not a folder)")
-    folder = ancestor if ancestor != path else path.parent
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise UserError(f"{path}: cannot write ({folder} is not writable)")
+    for where in (ancestor, path) if folder and path.is_dir() else (ancestor,):
+        if not os.access(where, os.W_OK | os.X_OK):
+            raise UserError(f"{path}: cannot write ({where} is not writable)")
 
 
 def _files(folder: Path) -> list[str]:
@@ -155,8 +157,7 @@ def _merge(tmp: Path, target: Path, ours: list[str]) -> None:
 def atomic_file(target: str | Path, mode: str = "w") -> Iterator[Any]:
     """Open a temporary file next to ``target``; on success rename it over ``target``."""
     target = Path(target)
-    if target.is_dir():
-        raise UserError(f"{target}: is a folder, expected a file path")
+    check_writable(target, folder=False)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.tmp-", dir=target.parent)

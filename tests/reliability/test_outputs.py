@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from reliability_helpers import run_cli, user_error_line
+from reliability_helpers import run_cli, train_args, user_error_line
 
 from distillrec.atomic import OUTPUT_MARKER, atomic_dir
 from distillrec.errors import UserError
@@ -63,3 +63,19 @@ def test_prepare_into_a_path_under_a_file_is_one_line(tmp_path: Path, data_mirro
     blocker.write_text("")
     line = user_error_line(_prepare(blocker / "out", tmp_path))
     assert str(blocker / "out") in line and "is a file" in line
+
+
+@pytest.mark.integration
+def test_bad_train_outputs_fail_before_any_run(ml100k: Path, tmp_path: Path):
+    """Before: each failed after training (~12 s) with ~50 lines, leaving a FAILED run or a
+    FINISHED run and a logged model."""
+    import mlflow
+
+    blocker = tmp_path / "afile"
+    blocker.write_text("")
+    for bad in ([f"output_dir={blocker / 'runs'}"], ["--output-json", str(blocker / "x.json")]):
+        result = run_cli(*train_args(ml100k, tmp_path, "epochs=1", *bad), cwd=tmp_path)
+        assert str(blocker) in user_error_line(result)
+    client = mlflow.MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    assert client.search_runs(experiments) == []

@@ -21,11 +21,13 @@ def train_command(
     ),
 ) -> None:
     """Train one student; prints the best-validation epoch and its val/test metrics."""
-    from distillrec.atomic import write_json_atomic
+    from distillrec.atomic import check_writable, write_json_atomic
     from distillrec.config import load_config
     from distillrec.training import TrainConfig, train
 
     cfg = load_config(TrainConfig, config, overrides or [])
+    if output_json is not None:
+        check_writable(output_json, folder=False)  # before training, not after
     result = train(cfg, teacher_dir=teacher)
     summary = result.summary()
     if output_json is not None:
