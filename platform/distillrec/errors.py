@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import gc
 import sys
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
@@ -30,6 +31,11 @@ def exit_on_user_error(func: Callable[P, R]) -> Callable[P, R]:
             return func(*args, **kwargs)
         except UserError as err:
             print(f"error: {err}", file=sys.stderr)
+            # free what the failed command held (Arrow readers, thread pools) while the native
+            # libraries are alive: left to interpreter teardown, Arrow can abort the process
+            # ("terminate called without an active exception", apache/arrow#34314)
+            del err
+            gc.collect()
             raise SystemExit(USER_ERROR_EXIT_CODE) from None
 
     return wrapper

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from distillrec.atomic import OVERWRITE_REMEDY, atomic_dir, check_output_dir
 from distillrec.errors import UserError
+from distillrec.readers import read_parquet
 
 OUTPUT_KIND = "prepared dataset (distillrec data prepare)"
 META_FILE = "meta.json"
@@ -83,10 +84,15 @@ class PreparedDataset:
 
 def fingerprint_files(folder: Path) -> str:
     """sha256 over the four parquet files' bytes, in a fixed order."""
+    return fingerprint_bytes({t: (folder / f"{t}.parquet").read_bytes() for t in TABLES})
+
+
+def fingerprint_bytes(contents: dict[str, bytes]) -> str:
+    """The fingerprint of the tables' file contents (``{"items": b"...", "train": ...}``)."""
     digest = hashlib.sha256()
     for table in TABLES:
         digest.update(table.encode())
-        digest.update((folder / f"{table}.parquet").read_bytes())
+        digest.update(contents[table])
     return digest.hexdigest()
 
 
@@ -139,16 +145,41 @@ def read_meta(path: str | Path) -> DatasetMeta:
 
 
 def load_prepared(path: str | Path) -> PreparedDataset:
-    """Load a prepared folder as pandas (Contract 1)."""
+    """Load a prepared folder as pandas (Contract 1), verifying its content.
+
+    Each file is read once; its bytes are both hashed and parsed, so checking the fingerprint
+    in ``meta.json`` costs one sha256 pass (measured in docs/reliability.md). A file replaced or
+    edited after ``data prepare`` is refused instead of silently training on other data.
+    """
     path = Path(path)
     meta = read_meta(path)
-    frames = {}
+    contents, frames = {}, {}
     for table in TABLES:
         file = path / f"{table}.parquet"
         if not file.is_file():
             raise UserError(f"{file}: missing (the prepared folder is incomplete)")
-        frames[table] = pq.read_table(file).to_pandas()
+        contents[table] = file.read_bytes()
+        frames[table] = read_parquet(file, contents[table]).to_pandas()
+    _check_fingerprint(path, meta, fingerprint_bytes(contents))
     return PreparedDataset(path=path, meta=meta, **frames)
+
+
+def verified_fingerprint(path: str | Path) -> str:
+    """The fingerprint in ``meta.json``, after checking the files still have it (no parsing)."""
+    meta = read_meta(path)
+    for table in TABLES:
+        if not (Path(path) / f"{table}.parquet").is_file():
+            raise UserError(f"{Path(path) / table}.parquet: missing (the folder is incomplete)")
+    _check_fingerprint(Path(path), meta, fingerprint_files(Path(path)))
+    return meta.fingerprint
+
+
+def _check_fingerprint(path: Path, meta: DatasetMeta, actual: str) -> None:
+    if actual != meta.fingerprint:
+        raise UserError(
+            f"{path}: the parquet files do not match the fingerprint in meta.json (changed "
+            "after `distillrec data prepare`?); prepare the dataset again"
+        )
 
 
 def read_split_ray(path: str | Path, split: str):

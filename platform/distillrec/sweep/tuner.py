@@ -8,7 +8,6 @@ latest one with ``Tuner.restore`` (finished trials are kept, unfinished and fail
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -246,11 +245,11 @@ def pick_experiment_path(cfg: SweepConfig, dataset: str, resume: bool) -> Path:
 
 
 def dataset_fingerprint(path: Path) -> str:
-    """The prepared dataset's fingerprint (Contract 1), read from ``meta.json``."""
-    meta = path / "meta.json"
-    if not meta.is_file():
-        raise UserError(f"dataset {path}: no meta.json; run `distillrec data prepare` first")
-    return str(json.loads(meta.read_text()).get("fingerprint", ""))
+    """The prepared dataset's fingerprint (Contract 1), checked against its files before Ray
+    starts (a trial would refuse the data anyway, after the sweep had begun)."""
+    from distillrec.data.prepared import verified_fingerprint
+
+    return verified_fingerprint(path)
 
 
 def check_teacher(spec: DatasetSpec, fingerprint: str, min_topk: int | None = None) -> str | None:
