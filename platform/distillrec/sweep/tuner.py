@@ -65,8 +65,9 @@ def run_sweep(
     cfg: SweepConfig, *, resume: bool = False, callbacks: list[Any] | None = None
 ) -> list[DatasetSweep]:
     """Sweep every dataset of ``cfg`` in turn (``callbacks``: extra Ray Tune callbacks)."""
-    from distillrec.runtime import ensure_ray
+    from distillrec.runtime import check_tracking_store, ensure_ray
 
+    check_tracking_store(tracking_uri(cfg.mlflow.tracking_uri))  # before Ray starts
     ensure_ray()
     logging.getLogger("ray.tune.search.variant_generator").addFilter(_QuietBaselinePresets())
     return [
