@@ -7,7 +7,7 @@ from typing import Any
 
 from distillrec.config import apply_overrides, read_yaml, validate
 from distillrec.contracts import dataset_path
-from distillrec.demo import DemoConfig, config_path
+from distillrec.demo_config import DemoConfig, config_path
 
 
 def stage_data(cfg: DemoConfig) -> dict[str, Any]:

@@ -27,9 +27,9 @@ def prepare_command(
     trust_pickle: bool = typer.Option(
         False, "--trust-pickle", help="DLLM2Rec .df files: allow any pickle (runs its code)."
     ),
-) -> None:
+) -> Path:
     """Turn raw logs into next-item examples: items/train/val/test parquet + meta.json."""
-    run_prepare(
+    return run_prepare(
         dataset,
         raw_dir=raw_dir,
         out=out,
@@ -48,7 +48,7 @@ def run_prepare(
     overwrite: bool = False,
     trust_pickle: bool = False,
 ) -> Path:
-    """Prepare, print the summary and the time it took (shared with ``jobs/prepare_data.py``)."""
+    """Prepare, print the summary and the time it took."""
     import time
 
     from distillrec.data import prepare_dataset

@@ -12,6 +12,7 @@ from typing import Any
 
 from distillrec.contracts import BASELINE, DISTILL, VAL_METRIC
 from distillrec.sweep.config import Distribution, SweepConfig
+from distillrec.sweep.scheduler import PerStudentASHA
 
 MODE = "max"  # VAL_METRIC is maximised
 
@@ -111,8 +112,6 @@ def build_scheduler(cfg: SweepConfig) -> Any:
     """
     if cfg.scheduler.type == "none":
         return None
-    from distillrec.sweep.scheduler import PerStudentASHA
-
     return PerStudentASHA(
         time_attr="training_iteration",
         max_t=cfg.epochs,

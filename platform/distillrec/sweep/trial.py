@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from distillrec.contracts import BASELINE, DISTILL, VAL_METRIC, metric_key
+from distillrec.contracts import BASELINE, DISTILL, VAL_METRIC, metric_key, split_metrics
 from distillrec.sweep import tracking
 
 CONTROL_KEYS = ("student", "variant")
@@ -87,8 +87,8 @@ class SweepTrial:
         result = train(train_config, report_fn=report_fn, run_tags=run_tags)
         tune.report(
             {
-                **tracking.split_metrics("val", result.val),
-                **tracking.split_metrics("test", result.test),
+                **split_metrics("val", result.val),
+                **split_metrics("test", result.test),
                 "best_epoch": result.best_epoch,
                 "mlflow_run_id": result.mlflow_run_id or "",
             }

@@ -57,7 +57,7 @@ class DatasetSweep:
     num_trials: int
     num_errors: int
     interrupted: bool
-    champion: Any = None  # distillrec.sweep.champion.Champion
+    champion: Any = None  # distillrec.sweep.registration.RegisteredChampion
     report_files: dict[str, Path] = field(default_factory=dict)
 
 
@@ -172,7 +172,7 @@ def finish_dataset_sweep(
     interrupted: bool = False,
 ) -> DatasetSweep:
     """Close stopped trial runs; unless interrupted, register the champion and write the report."""
-    from distillrec.sweep.champion import register_champion
+    from distillrec.sweep.registration import register_champion
     from distillrec.sweep.report import write_report
 
     tracking.close_stale_children(uri, parent_run_id)

@@ -25,7 +25,7 @@ TAGGED_METRICS = ("hr@20", "ndcg@20", "hr@10", "ndcg@10")
 
 
 @dataclass(frozen=True)
-class Champion:
+class RegisteredChampion:
     """The registered version and the run it came from."""
 
     name: str
@@ -47,7 +47,9 @@ def best_trial_run(uri: str, parent_run_id: str) -> Any | None:
     return max(runs, key=lambda r: r.data.metrics[SELECTION_KEY], default=None)
 
 
-def register_champion(uri: str, parent_run_id: str, dataset: str, *, sweep: str) -> Champion | None:
+def register_champion(
+    uri: str, parent_run_id: str, dataset: str, *, sweep: str
+) -> RegisteredChampion | None:
     """Register the best trial's model, point ``@champion`` at it and tag it; None if no trial."""
     import mlflow
 
@@ -66,7 +68,7 @@ def register_champion(uri: str, parent_run_id: str, dataset: str, *, sweep: str)
         client.set_model_version_tag(name, version.version, key, value)
     client.set_tag(parent_run_id, "distillrec.champion", f"{name}/{version.version}")
     metrics = best.data.metrics
-    return Champion(
+    return RegisteredChampion(
         name=name,
         version=str(version.version),
         run_id=best.info.run_id,

@@ -77,7 +77,7 @@ def resolve_version(ref: ModelRef, tracking_uri: str) -> str | None:
 
 
 @dataclass(frozen=True)
-class Champion:
+class LoadedModel:
     """A loaded model plus what answers report about it."""
 
     student: PackagedStudent
@@ -89,7 +89,7 @@ class Champion:
         return int(self.student.max_history)
 
 
-def load_champion(model_uri: str, tracking_uri: str) -> Champion:
+def load_champion(model_uri: str, tracking_uri: str) -> LoadedModel:
     """Resolve ``model_uri`` to a version and load it through ``training.packaging``."""
     import mlflow
 
@@ -108,6 +108,6 @@ def load_champion(model_uri: str, tracking_uri: str) -> Champion:
         first = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise UserError(f"model {pinned!r} in {tracking_uri}: cannot load it ({first})") from None
     info = ModelInfo(name=ref.name or ref.uri, version=version, student=student.student_name)
-    return Champion(
+    return LoadedModel(
         student=student, info=info, catalogue=Catalogue(student.items, student.num_items)
     )
