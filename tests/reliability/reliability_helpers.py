@@ -49,3 +49,25 @@ def train_args(dataset: Path, tmp_path: Path, *overrides: str) -> list[str]:
         f"mlflow.tracking_uri=sqlite:///{tmp_path / 'mlflow.db'}",
         *overrides,
     ]
+
+
+def write_small_teacher(dataset: Path, out: Path, rows: int = 50) -> Path:
+    """A contract-valid teacher artifact for ``dataset`` covering its first ``rows`` examples."""
+    import numpy as np
+    import pandas as pd
+
+    from distillrec.data import load_prepared
+    from distillrec.teacher.artifact import TeacherArtifact, write_artifact
+
+    data = load_prepared(dataset)
+    ids = data.train["example_id"].to_numpy()[:rows]
+    rankings = pd.DataFrame(
+        {
+            "example_id": ids,
+            "items": [np.arange(10)] * len(ids),
+            "distances": [np.linspace(0, 1, 10, dtype=np.float32)] * len(ids),
+        }
+    )
+    emb = np.random.default_rng(0).standard_normal((data.meta.num_items, 8)).astype(np.float32)
+    manifest = {"dataset_fingerprint": data.fingerprint, "source": "tests", "topk": 10}
+    return write_artifact(out, TeacherArtifact(rankings, emb, manifest))

@@ -5,11 +5,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from reliability_helpers import run_cli, train_args, user_error_line
+from reliability_helpers import run_cli, train_args, user_error_line, write_small_teacher
 
 from distillrec.data.prepared import verified_fingerprint
 from distillrec.errors import UserError
@@ -38,21 +36,9 @@ def test_a_corrupt_parquet_names_the_file(dataset_copy: Path, tmp_path: Path):
 
 @pytest.mark.integration
 def test_a_corrupt_teacher_safetensors_names_the_file(ml100k: Path, tmp_path: Path):
-    from distillrec.data import load_prepared
-    from distillrec.teacher.artifact import EMBEDDINGS_FILE, TeacherArtifact, write_artifact
+    from distillrec.teacher.artifact import EMBEDDINGS_FILE
 
-    data = load_prepared(ml100k)
-    ids = data.train["example_id"].to_numpy()[:5]
-    rankings = pd.DataFrame(
-        {
-            "example_id": ids,
-            "items": [np.arange(10)] * 5,
-            "distances": [np.linspace(0, 1, 10, dtype=np.float32)] * 5,
-        }
-    )
-    emb = np.zeros((data.meta.num_items, 4), dtype=np.float32)
-    manifest = {"dataset_fingerprint": data.fingerprint, "source": "tests"}
-    teacher = write_artifact(tmp_path / "teacher", TeacherArtifact(rankings, emb, manifest))
+    teacher = write_small_teacher(ml100k, tmp_path / "teacher")
     (teacher / EMBEDDINGS_FILE).write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{garbage")
     args = train_args(ml100k, tmp_path, "epochs=1")
     line = user_error_line(run_cli(*args, "--teacher", str(teacher), cwd=tmp_path))

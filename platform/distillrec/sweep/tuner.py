@@ -20,6 +20,7 @@ from distillrec.errors import UserError
 from distillrec.runtime import tracking_uri
 from distillrec.sweep import tracking
 from distillrec.sweep.config import DatasetSpec, SweepConfig
+from distillrec.sweep.failures import judge_failures
 from distillrec.sweep.space import MODE, build_scheduler, build_search
 from distillrec.sweep.trial import SweepTrial
 
@@ -59,6 +60,8 @@ class DatasetSweep:
     interrupted: bool
     champion: Any = None  # distillrec.sweep.registration.RegisteredChampion
     report_files: dict[str, Path] = field(default_factory=dict)
+    error: str | None = None  # failed trials made this sweep fail (see sweep/failures.py)
+    warning: str | None = None  # failed trials accepted (allow_failed_trials), said out loud
 
 
 def run_sweep(
@@ -182,11 +185,19 @@ def finish_dataset_sweep(
     if interrupted:
         tracking.client(uri).set_terminated(parent_run_id, status="KILLED")
         return result
-    if cfg.register_champion:
+    verdict = judge_failures(
+        list(grid),
+        dataset=spec.name,
+        has_teacher=spec.teacher is not None,
+        allow_failed=cfg.allow_failed_trials,
+    )
+    result.error, result.warning = verdict.error, verdict.warning
+    if cfg.register_champion and verdict.register:
         result.champion = register_champion(uri, parent_run_id, spec.name, sweep=cfg.name)
     out_dir = Path(cfg.report_dir) / spec.name
     result.report_files = write_report(uri, parent_run_id, spec.name, out_dir)
-    tracking.finish_parent(uri, parent_run_id, failed=num_errors == num_trials)
+    failed = num_errors == num_trials or not verdict.register
+    tracking.finish_parent(uri, parent_run_id, failed=failed)
     return result
 
 

@@ -168,7 +168,8 @@ def add_block(stats: dict[str, Any], block: dict[str, Any]) -> None:
 
 
 def stream_blocks(ds: Any, grounder: Any, store: PartStore, stop_after: int | None) -> dict:
-    """Generate, ground (up to two blocks in flight) and write blocks; returns counters."""
+    """Generate, store each generated block at once, ground (up to two blocks in flight) and
+    write the grounded parts; returns counters."""
     import ray
 
     stats = empty_stats()
@@ -182,6 +183,7 @@ def stream_blocks(ds: Any, grounder: Any, store: PartStore, stop_after: int | No
     for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
         if not len(batch["example_id"]):
             continue
+        store.write_generations(batch)  # a kill from here on loses no generation
         pending.append(grounder.ground.remote(batch))
         if len(pending) >= 2:
             finish_one()
@@ -191,6 +193,20 @@ def stream_blocks(ds: Any, grounder: Any, store: PartStore, stop_after: int | No
     while pending:
         finish_one()
     return stats
+
+
+def reground_stored(store: PartStore, grounder: Any, ids: set[int], batch_size: int) -> int:
+    """Ground generations an interrupted run stored but did not ground; never regenerates.
+
+    Returns the number of rows grounded."""
+    import ray
+
+    frame = store.read_generations(ids)
+    for start in range(0, len(frame), batch_size):
+        block = frame.iloc[start : start + batch_size]
+        batch = {name: block[name].to_numpy() for name in block.columns}
+        store.write(ray.get(grounder.ground.remote(batch)))
+    return len(frame)
 
 
 def run_inference(
@@ -225,17 +241,25 @@ def run_inference(
     store.open(fresh=fresh)
     selected = select_examples(data, cfg.sample, splits, limit)
     done = store.done_ids()
-    todo = selected[~selected["example_id"].isin(done)]
-    print(f"teacher: {len(selected)} examples selected, {len(selected) - len(todo)} already done")
+    unfinished = selected[~selected["example_id"].isin(done)]
+    stored = set(unfinished["example_id"]) & store.generated_ids()  # generated, not grounded
+    todo = unfinished[~unfinished["example_id"].isin(stored)]
+    print(
+        f"teacher: {len(selected)} examples selected, {len(selected) - len(unfinished)} already "
+        f"done, {len(stored)} generated earlier (grounded now, not regenerated)"
+    )
     items = store.load_item_embeddings()
-    stats = {**empty_stats(), "wall_seconds": 0.0, "grounder_rss": 0.0}
-    if len(todo) or items is None:
+    stats = {**empty_stats(), "wall_seconds": 0.0, "grounder_rss": 0.0, "regrounded_rows": 0}
+    if len(unfinished) or items is None:
         ensure_ray()
         grounder = start_grounder(cfg, data, model, items)
         if items is None:
             items = ray.get(grounder.item_embeddings.remote())
             store.save_item_embeddings(items)
         gen_start = time.perf_counter()
+        if stored:
+            size = cfg.inference.batch_size
+            stats["regrounded_rows"] = reground_stored(store, grounder, stored, size)
         if len(todo):
             stats.update(
                 stream_blocks(
@@ -246,7 +270,7 @@ def run_inference(
         stats["grounder_rss"] = ray.get(grounder.peak_rss_mb.remote())
         ray.get(grounder.close.remote())
         ray.kill(grounder)
-    if stop_after_blocks is not None and not set(todo["example_id"]) <= store.done_ids():
+    if stop_after_blocks is not None and not set(unfinished["example_id"]) <= store.done_ids():
         return InferenceRun(out_dir=None, new_rows=stats["rows"])
     return finish(cfg, data, selected, store, items, stats, out, started, log_mlflow)
 
