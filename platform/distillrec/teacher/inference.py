@@ -22,7 +22,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from distillrec.teacher.artifact import TeacherArtifact, write_artifact
+from distillrec.atomic import check_output_dir
+from distillrec.teacher.artifact import (
+    ARTIFACT_KIND,
+    MANIFEST_FILE,
+    TeacherArtifact,
+    write_artifact,
+)
 from distillrec.teacher.config import SampleConfig, TeacherConfig
 from distillrec.teacher.evaluation import format_metrics
 from distillrec.teacher.manifest import build_manifest, log_to_mlflow, teacher_metrics
@@ -235,6 +241,7 @@ def run_inference(
     splits = list(splits or cfg.sample.splits)
     model = resolve_base_model(cfg.base_model)
     out = Path(out_dir or cfg.output_dir)
+    check_output_dir(out, ARTIFACT_KIND, signature=MANIFEST_FILE)  # before any generation
     store = PartStore(
         out.with_name(f".{out.name}.parts"), run_identity(cfg, model, data.fingerprint)
     )
