@@ -93,6 +93,10 @@ def test_killed_teacher_resumes_without_regenerating(ml100k: Path, tmp_path: Pat
         shutil.rmtree(ray_tmp, ignore_errors=True)
     assert second.returncode == 0, second.stdout[-2000:] + second.stderr[-3000:]
     stored = len(generated - grounded)
+    print(
+        f"\nteacher killed with {len(generated)} of {LIMIT} rows generated, {len(grounded)} "
+        f"grounded; the rerun generated {LIMIT - len(generated)} and regrounded {stored}"
+    )
     assert f"{len(grounded)} already done, {stored} generated earlier" in second.stdout
     manifest = json.loads((artifact / "manifest.json").read_text())
     assert manifest["throughput"]["prompts"] == LIMIT - len(generated)  # only the rest
