@@ -68,9 +68,13 @@ def train(
     give the test metrics and are logged as ``per_example/test_ranks.parquet`` (what a study's
     paired bootstrap resamples).
     """
+    from distillrec.atomic import check_writable
+    from distillrec.runtime import check_tracking_store, tracking_uri
     from distillrec.training.metrics import metrics_from_ranks
     from distillrec.training.tracking import log_per_example_ranks, log_split_metrics, mlflow_run
 
+    check_writable(config.output_dir, folder=True)  # fail now, not after training
+    check_tracking_store(tracking_uri(config.mlflow.tracking_uri))
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
     setup = prepare_training(config, teacher_dir)
