@@ -87,10 +87,11 @@ def print_report(sweep: dict[str, Any]) -> None:
         console.print(Path(md).read_text())
     champ = sweep.get("champion")
     if champ:
+        outcome = "now @champion" if champ["promoted"] else "not promoted"
         console.print(
-            f"champion: {champ['name']} version {champ['version']} ({champ['student']}, "
+            f"best trial: {champ['name']} version {champ['version']} ({champ['student']}, "
             f"{champ['variant']}), val NDCG@20 {champ['val_ndcg20']:.4f}, "
-            f"test NDCG@20 {champ['test_ndcg20']:.4f}"
+            f"test NDCG@20 {champ['test_ndcg20']:.4f}: {outcome} ({champ['reason']})"
         )
 
 

@@ -21,13 +21,21 @@ def sweep_command(
     override: Annotated[
         list[str] | None, typer.Argument(help="key=value overrides, e.g. epochs=5")
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Point @champion at this sweep's best trial even if it does not beat the "
+            "current champion (or was selected on other data).",
+        ),
+    ] = False,
 ) -> None:
     """Ray Tune sweep of students x distillation settings; one Tuner per dataset."""
     from distillrec.sweep.config import load_sweep_config
     from distillrec.sweep.tuner import run_sweep
 
     cfg = load_sweep_config(config, override)
-    results = run_sweep(cfg, resume=resume)
+    results = run_sweep(cfg, resume=resume, force_champion=force)
     for result in results:
         print(summary_line(result))
         for kind, path in result.report_files.items():
@@ -67,8 +75,15 @@ def summary_line(result) -> str:  # noqa: ANN001 - a distillrec.sweep.tuner.Data
     )
     if result.champion is not None:
         c = result.champion
-        text += (
-            f"; champion models:/{c.name}/{c.version} ({c.student}, {c.variant}, "
+        best = (
+            f"best trial models:/{c.name}/{c.version} ({c.student}, {c.variant}, "
             f"val NDCG@20 {c.val_ndcg20:.4f}, test NDCG@20 {c.test_ndcg20:.4f})"
         )
+        if c.promoted:
+            text += f"\n  champion: {best} is now @champion ({c.reason})"
+        else:
+            text += (
+                f"\n  champion: kept models:/{c.name}/{c.champion_version} as @champion; "
+                f"{best} not promoted ({c.reason})"
+            )
     return text

@@ -62,15 +62,23 @@ class DatasetSweep:
 
 
 def run_sweep(
-    cfg: SweepConfig, *, resume: bool = False, callbacks: list[Any] | None = None
+    cfg: SweepConfig,
+    *,
+    resume: bool = False,
+    callbacks: list[Any] | None = None,
+    force_champion: bool = False,
 ) -> list[DatasetSweep]:
-    """Sweep every dataset of ``cfg`` in turn (``callbacks``: extra Ray Tune callbacks)."""
+    """Sweep every dataset of ``cfg`` in turn (``callbacks``: extra Ray Tune callbacks;
+    ``force_champion``: the best trial takes ``@champion`` even if it is not better)."""
     from distillrec.runtime import ensure_ray
 
     ensure_ray()
     logging.getLogger("ray.tune.search.variant_generator").addFilter(_QuietBaselinePresets())
     return [
-        run_dataset_sweep(cfg, spec, resume=resume, callbacks=callbacks) for spec in cfg.datasets
+        run_dataset_sweep(
+            cfg, spec, resume=resume, callbacks=callbacks, force_champion=force_champion
+        )
+        for spec in cfg.datasets
     ]
 
 
@@ -80,6 +88,7 @@ def run_dataset_sweep(
     *,
     resume: bool = False,
     callbacks: list[Any] | None = None,
+    force_champion: bool = False,
 ) -> DatasetSweep:
     """One dataset's Tuner, from a fresh start or resumed; then champion and report."""
     uri = tracking_uri(cfg.mlflow.tracking_uri)  # absolute: trials run elsewhere
@@ -114,7 +123,14 @@ def run_dataset_sweep(
     finally:
         tune_logger.removeHandler(watch)
     return finish_dataset_sweep(
-        cfg, spec, uri, parent_run_id, experiment_path, grid, interrupted=watch.interrupted
+        cfg,
+        spec,
+        uri,
+        parent_run_id,
+        experiment_path,
+        grid,
+        interrupted=watch.interrupted,
+        force_champion=force_champion,
     )
 
 
@@ -169,6 +185,7 @@ def finish_dataset_sweep(
     grid: Any,
     *,
     interrupted: bool = False,
+    force_champion: bool = False,
 ) -> DatasetSweep:
     """Close stopped trial runs; unless interrupted, register the champion and write the report."""
     from distillrec.sweep.champion import register_champion
@@ -182,7 +199,9 @@ def finish_dataset_sweep(
         tracking.client(uri).set_terminated(parent_run_id, status="KILLED")
         return result
     if cfg.register_champion:
-        result.champion = register_champion(uri, parent_run_id, spec.name, sweep=cfg.name)
+        result.champion = register_champion(
+            uri, parent_run_id, spec.name, sweep=cfg.name, force=force_champion
+        )
     out_dir = Path(cfg.report_dir) / spec.name
     result.report_files = write_report(uri, parent_run_id, spec.name, out_dir)
     tracking.finish_parent(uri, parent_run_id, failed=num_errors == num_trials)

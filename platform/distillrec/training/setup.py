@@ -3,6 +3,7 @@ DROS propensities, the aligned teacher rankings; plus the per-batch DLLM2Rec los
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,7 @@ class TrainingSetup:
         return {
             "dataset": self.dataset.meta.name,
             "dataset_fingerprint": self.dataset.fingerprint,
+            "dataset_split": json.dumps(self.dataset.meta.split, sort_keys=True),
             "student": self.config.student,
             "teacher_artifact": str(Path(self.teacher_path).resolve()) if self.teacher_path else "",
             "teacher_source": str(self.teacher_manifest.get("source", "")),
