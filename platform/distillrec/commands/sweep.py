@@ -48,7 +48,14 @@ def sweep_command(
 @exit_on_user_error
 def report_command(
     dataset: Annotated[str, typer.Option("--dataset", "-d", help="Dataset name.")],
-    out: Annotated[Path | None, typer.Option("--out", help="Folder (default reports/<d>).")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Folder (default reports/<dataset>/<sweep>-<run id[:8]>)."),
+    ] = None,
+    run_id: Annotated[
+        str | None,
+        typer.Option("--run-id", help="The sweep's MLflow parent run (default: the latest)."),
+    ] = None,
     experiment: Annotated[
         str, typer.Option("--experiment", help="MLflow experiment of the sweep.")
     ] = "distillrec-sweeps",
@@ -56,12 +63,13 @@ def report_command(
         str | None, typer.Option("--tracking-uri", help="MLflow store (default: project's).")
     ] = None,
 ) -> None:
-    """Students x {no distillation, best DLLM2Rec} from the dataset's latest sweep."""
+    """Students x {no distillation, best DLLM2Rec} from one sweep (default the dataset's latest);
+    each sweep's report gets its own folder."""
     from distillrec.runtime import tracking_uri as resolve_tracking_uri
     from distillrec.sweep.report import report_for_dataset
 
     uri = resolve_tracking_uri(tracking_uri)
-    files = report_for_dataset(uri, experiment, dataset, out or Path("reports") / dataset)
+    files = report_for_dataset(uri, experiment, dataset, out, parent_run_id=run_id)
     print(files["md"].read_text(), end="")
     for kind, path in files.items():
         print(f"report ({kind}): {path}")

@@ -141,7 +141,7 @@ class SweepConfig(StrictModel):
     epochs: int = Field(3, ge=1)  # maximum epochs of every trial (the same budget for all)
     baseline: bool = True  # add a no-distillation trial per student (lam=0, ed_weight=0)
     storage_path: str = "ray_results"  # Ray Tune experiment folders (what --resume reads)
-    report_dir: str = "reports"  # the report goes to <report_dir>/<dataset>/report.{md,csv,png}
+    report_dir: str = "reports"  # <report_dir>/<dataset>/<name>-<parent run id[:8]>/report.*
     verbose: int = Field(1, ge=0, le=3)  # Ray Tune console output
     mlflow: TrackingConfig = Field(default_factory=TrackingConfig)
     register_champion: bool = True  # register the best trial per dataset in the model registry

@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from distillrec.sweep.config import Distribution, SweepConfig
+from distillrec.training.naming import BASELINE, DISTILL
 
-BASELINE = "baseline"
-DISTILL = "dllm2rec"
+BASELINE_SETTINGS = {"distill.lam": 0.0, "distill.ed_weight": 0.0}  # no distillation at all
 VAL_METRIC = "val_ndcg_20"  # what ASHA, the search algorithm and the champion maximise
 MODE = "max"
 
@@ -36,12 +36,15 @@ def baseline_points(cfg: SweepConfig, base_values: dict[str, Any]) -> list[dict[
     """One fully specified no-distillation point per student (nothing left to sample).
 
     Every search key gets a legal value (the base config's value when it is legal), so the
-    baseline shares the distillation trials' optimiser settings; the trial itself sets
-    ``lam = ed_weight = 0`` and drops the teacher.
+    baseline shares the distillation trials' optimiser settings, except the distillation weights,
+    which are :data:`BASELINE_SETTINGS` (the trial also enforces them and drops the teacher).
     """
     if not cfg.baseline:
         return []
     fixed = {key: dist.reference(base_values.get(key)) for key, dist in cfg.search_space.items()}
+    # What the baseline trains with, not a sample it ignores: the live table and the trial's
+    # config then show lam 0 / ed_weight 0 for baselines.
+    fixed.update({k: v for k, v in BASELINE_SETTINGS.items() if k in cfg.search_space})
     return [{"student": s, "variant": BASELINE, **fixed} for s in cfg.students]
 
 

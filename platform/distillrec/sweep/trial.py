@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from distillrec.sweep import tracking
-from distillrec.sweep.space import BASELINE, DISTILL, VAL_METRIC
+from distillrec.sweep.space import BASELINE, BASELINE_SETTINGS, DISTILL, VAL_METRIC
+from distillrec.training.naming import trial_index, variant_of
 
 CONTROL_KEYS = ("student", "variant")
 
@@ -50,7 +51,7 @@ class SweepTrial:
             }
         )
         if variant == BASELINE or self.teacher is None:
-            overrides.update({"distill.lam": 0.0, "distill.ed_weight": 0.0, "teacher": None})
+            overrides.update({**BASELINE_SETTINGS, "teacher": None})
         return overrides
 
     def __call__(self, config: dict[str, Any]) -> None:
@@ -84,7 +85,8 @@ class SweepTrial:
             if epoch < self.epochs:
                 tune.report({**tune_metrics(metrics), "epoch": epoch})
 
-        result = train(train_config, report_fn=report_fn, run_tags=run_tags)
+        trial = trial_index(run_tags[tracking.TRIAL_TAG])
+        result = train(train_config, report_fn=report_fn, run_tags=run_tags, trial=trial)
         tune.report(
             {
                 **tracking.split_metrics("val", result.val),
@@ -93,12 +95,6 @@ class SweepTrial:
                 "mlflow_run_id": result.mlflow_run_id or "",
             }
         )
-
-
-def variant_of(config: Any) -> str:
-    """``dllm2rec`` when a teacher is used with a non-zero distillation weight, else baseline."""
-    uses_teacher = config.distill.lam > 0 or config.distill.ed_weight > 0
-    return DISTILL if config.teacher and uses_teacher else BASELINE
 
 
 def threads_for(cpus: float) -> int:

@@ -17,9 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from distillrec.errors import UserError
+from distillrec.provenance import source_tags
 from distillrec.runtime import tracking_uri
 from distillrec.sweep import tracking
 from distillrec.sweep.config import DatasetSpec, SweepConfig
+from distillrec.sweep.progress import live_table, use_configured_table
 from distillrec.sweep.space import MODE, VAL_METRIC, build_scheduler, build_search
 from distillrec.sweep.trial import SweepTrial
 
@@ -73,6 +75,7 @@ def run_sweep(
     from distillrec.runtime import ensure_ray
 
     ensure_ray()
+    use_configured_table()
     logging.getLogger("ray.tune.search.variant_generator").addFilter(_QuietBaselinePresets())
     return [
         run_dataset_sweep(
@@ -108,7 +111,12 @@ def run_dataset_sweep(
         tracking_uri=uri,
         experiment=cfg.mlflow.experiment,
         parent_run_id=parent_run_id,
-        tags={tracking.SWEEP_TAG: cfg.name, tracking.DATASET_TAG: spec.name},
+        tags={
+            tracking.SWEEP_TAG: cfg.name,
+            tracking.DATASET_TAG: spec.name,
+            **source_tags(),
+            **compared_teacher_tags(teacher),
+        },
     )
     tuner = build_tuner(cfg, trial, base_values, experiment_path, resume, callbacks)
     watch = _InterruptionWatch()
@@ -170,6 +178,7 @@ def build_tuner(
         failure_config=tune.FailureConfig(max_failures=cfg.max_failures),
         verbose=cfg.verbose,
         callbacks=callbacks,
+        progress_reporter=live_table(cfg),
     )
     return tune.Tuner(
         trainable, param_space=param_space, tune_config=tune_config, run_config=run_config
@@ -189,7 +198,7 @@ def finish_dataset_sweep(
 ) -> DatasetSweep:
     """Close stopped trial runs; unless interrupted, register the champion and write the report."""
     from distillrec.sweep.champion import register_champion
-    from distillrec.sweep.report import write_report
+    from distillrec.sweep.report import report_folder, write_report
 
     tracking.close_stale_children(uri, parent_run_id)
     num_trials, num_errors = len(grid), grid.num_errors
@@ -202,7 +211,7 @@ def finish_dataset_sweep(
         result.champion = register_champion(
             uri, parent_run_id, spec.name, sweep=cfg.name, force=force_champion
         )
-    out_dir = Path(cfg.report_dir) / spec.name
+    out_dir = report_folder(cfg.report_dir, spec.name, cfg.name, parent_run_id)
     result.report_files = write_report(uri, parent_run_id, spec.name, out_dir)
     tracking.finish_parent(uri, parent_run_id, failed=num_errors == num_trials)
     return result
@@ -228,6 +237,8 @@ def open_parent_run(
         tracking.DATASET_TAG: spec.name,
         tracking.FINGERPRINT_TAG: fingerprint,
         tracking.TEACHER_TAG: teacher or "",
+        **source_tags(),
+        **compared_teacher_tags(teacher),
     }
     params = {
         "students": cfg.students,
@@ -248,6 +259,18 @@ def open_parent_run(
     )
     tracking.write_state(experiment_path, {"parent_run_id": run_id, "dataset": spec.name})
     return run_id
+
+
+def compared_teacher_tags(teacher: str | None) -> dict[str, str]:
+    """The teacher's identity and own quality for every run of the sweep, baselines included
+    (they are compared with it); ``teacher_artifact`` stays on the runs that trained with it."""
+    from distillrec.training.teacher_info import read_manifest, teacher_tags
+
+    if teacher is None:
+        return {}
+    tags = teacher_tags(read_manifest(teacher), teacher)
+    tags.pop("teacher_artifact")
+    return tags
 
 
 def pick_experiment_path(cfg: SweepConfig, dataset: str, resume: bool) -> Path:

@@ -111,13 +111,29 @@ def teacher_metrics(data: Any, selected: pd.DataFrame, rankings: pd.DataFrame) -
 
 
 def log_to_mlflow(cfg: TeacherConfig, manifest: dict[str, Any], out: Path) -> str:
-    """One MLflow run per inference: parameters, throughput and teacher quality metrics."""
+    """One MLflow run per inference: parameters, throughput and teacher quality metrics.
+
+    The run is logged when the artifact is complete but dated back to when the job started
+    (``total_seconds`` earlier), so its duration in the UI is the job's. Quality metrics follow
+    the students' naming (``val_hr_20``).
+    """
     import mlflow
+    from mlflow import MlflowClient
 
+    from distillrec.provenance import source_tags
     from distillrec.runtime import setup_mlflow
+    from distillrec.training.tracking import mlflow_key
 
-    setup_mlflow(cfg.mlflow_tracking_uri, cfg.mlflow_experiment)
-    with mlflow.start_run(run_name=f"teacher-infer-{manifest['dataset_name']}") as run:
+    uri = setup_mlflow(cfg.mlflow_tracking_uri, cfg.mlflow_experiment)
+    experiment = mlflow.get_experiment_by_name(cfg.mlflow_experiment)
+    started_ms = int((time.time() - float(manifest["total_seconds"])) * 1000)
+    created = MlflowClient(uri).create_run(
+        experiment.experiment_id,
+        start_time=started_ms,
+        run_name=f"teacher-infer-{manifest['dataset_name']}",
+        tags=source_tags(),
+    )
+    with mlflow.start_run(run_id=created.info.run_id) as run:
         mlflow.log_params(
             {
                 "stage": "infer",
@@ -135,7 +151,7 @@ def log_to_mlflow(cfg: TeacherConfig, manifest: dict[str, Any], out: Path) -> st
         )
         flat = {k: v for k, v in manifest["throughput"].items() if isinstance(v, int | float)}
         for split, values in manifest.get("metrics", {}).items():
-            flat.update({f"{split}_{k.replace('@', '_at_')}": v for k, v in values.items()})
+            flat.update({mlflow_key(split, k): v for k, v in values.items()})
         mlflow.log_metrics(flat)
         return run.info.run_id
 

@@ -29,6 +29,8 @@ from distillrec.training.batches import (
 )
 from distillrec.training.config import TrainConfig
 from distillrec.training.metrics import evaluate
+from distillrec.training.naming import model_name, run_name, variant_of
+from distillrec.training.teacher_info import teacher_tags
 
 
 @dataclass
@@ -46,8 +48,12 @@ class TrainingSetup:
     teacher_manifest: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def run_name(self) -> str:
-        return f"{self.dataset.meta.name}-{self.config.student}-seed{self.config.seed}"
+    def variant(self) -> str:
+        """``baseline`` or ``dllm2rec``: what this run's distillation settings amount to."""
+        return variant_of(self.config, self.teacher_path)
+
+    def run_name(self, trial: str | None = None) -> str:
+        return run_name(self.config, self.dataset.meta.name, variant=self.variant, trial=trial)
 
     @property
     def teacher_coverage(self) -> float:
@@ -62,8 +68,9 @@ class TrainingSetup:
             "dataset_fingerprint": self.dataset.fingerprint,
             "dataset_split": json.dumps(self.dataset.meta.split, sort_keys=True),
             "student": self.config.student,
-            "teacher_artifact": str(Path(self.teacher_path).resolve()) if self.teacher_path else "",
-            "teacher_source": str(self.teacher_manifest.get("source", "")),
+            "variant": self.variant,
+            "teacher_artifact": "",
+            **teacher_tags(self.teacher_manifest, self.teacher_path),
             "teacher_coverage": f"{self.teacher_coverage:.4f}",
             "distillation": "+".join(parts) or "none",
             "negative_form": cfg.negative_form,
@@ -137,7 +144,7 @@ class TrainingSetup:
         from distillrec.training.packaging import save_student
 
         self.model.fold_teacher_fusion()
-        name = f"{self.run_name}-{(run_id or 'local')[:8]}"
+        name = f"{self.run_name()}-{(run_id or 'local')[:8]}"
         target = Path(self.config.output_dir) / name
         with atomic_dir(target) as tmp:
             save_student(tmp, self.model, self.spec(metrics))
@@ -164,6 +171,7 @@ class TrainingSetup:
             items=self.dataset.items,
             max_history=self.model.max_history,
             metrics=metrics,
+            artifact_path=model_name(self.dataset.meta.name, self.config.student, self.variant),
         )
 
 

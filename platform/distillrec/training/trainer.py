@@ -35,6 +35,7 @@ class TrainResult:
     model_dir: str
     history: list[dict[str, float]] = field(default_factory=list)
     teacher_coverage: float = 0.0
+    model_uri: str | None = None  # ``models:/<model_id>`` of the logged model (None: not logged)
 
     def summary(self) -> dict[str, Any]:
         """The ``--output-json`` payload."""
@@ -43,6 +44,7 @@ class TrainResult:
             "val": self.val,
             "test": self.test,
             "mlflow_run_id": self.mlflow_run_id,
+            "model_uri": self.model_uri,
             "model_dir": self.model_dir,
         }
 
@@ -53,20 +55,28 @@ def train(
     teacher_dir: str | Path | None = None,
     report_fn: ReportFn | None = None,
     run_tags: dict[str, str] | None = None,
+    trial: str | None = None,
 ) -> TrainResult:
     """Train one student as ``config`` says; ``teacher_dir`` overrides ``config.teacher``.
 
     ``report_fn(epoch, metrics)`` is called after every epoch with ``train_loss``, ``val_hr@k``,
     ``val_ndcg@k`` and ``epoch_seconds``. ``run_tags`` are added to the MLflow run (a sweep passes
-    its parent run and trial ids here).
+    its parent run and trial ids here); ``trial`` (a sweep's trial index) ends the run name.
+    The run records the git commit of this checkout and, in its description, the teacher.
     """
+    from distillrec.provenance import source_tags
+    from distillrec.training.teacher_info import NOTE_TAG, run_note
     from distillrec.training.tracking import log_split_metrics, mlflow_run
 
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
     setup = prepare_training(config, teacher_dir)
-    tags = {**setup.tags(), **(run_tags or {})}
-    with mlflow_run(config, setup.run_name, tags) as run_id:
+    tags = {**source_tags(), **setup.tags(), **(run_tags or {})}
+    model_uri = None
+    with mlflow_run(config, setup.run_name(trial), tags) as run_id:
+        import mlflow
+
+        mlflow.set_tag(NOTE_TAG, run_note(tags, mlflow.get_tracking_uri()))
         best_epoch, best_val, history = _fit(setup, config, report_fn)
         test = setup.evaluate("test")
         log_split_metrics("best_val", best_val)
@@ -74,7 +84,8 @@ def train(
         log_split_metrics("best", {"epoch": best_epoch})
         model_dir = setup.save_best(run_id, {"val": best_val, "test": test, "epoch": best_epoch})
         if config.mlflow.log_model:
-            setup.log_model({"val": best_val, "test": test, "best_epoch": best_epoch})
+            info = setup.log_model({"val": best_val, "test": test, "best_epoch": best_epoch})
+            model_uri = info.model_uri
     return TrainResult(
         best_epoch=best_epoch,
         val=best_val,
@@ -83,6 +94,7 @@ def train(
         model_dir=str(model_dir),
         history=history,
         teacher_coverage=setup.teacher_coverage,
+        model_uri=model_uri,
     )
 
 
