@@ -10,8 +10,9 @@ import json
 
 import pytest
 
+from distillrec.contracts import CHAMPION_ALIAS
 from distillrec.sweep import promotion, tracking
-from distillrec.sweep.champion import CHAMPION_ALIAS, register_champion
+from distillrec.sweep.registration import register_champion
 
 SPLIT = json.dumps({"protocol": "temporal", "ratios": [0.8, 0.1, 0.1]}, sort_keys=True)
 

@@ -10,7 +10,12 @@ from __future__ import annotations
 import logging
 import threading
 
-from distillrec.serving.champion import Champion, load_champion, parse_model_uri, resolve_version
+from distillrec.serving.model_loading import (
+    LoadedModel,
+    load_champion,
+    parse_model_uri,
+    resolve_version,
+)
 from distillrec.serving.schemas import ModelInfo
 
 logger = logging.getLogger("ray.serve")
@@ -22,7 +27,7 @@ class ChampionHolder:
     def __init__(self, model_uri: str, tracking_uri: str) -> None:
         self.ref = parse_model_uri(model_uri)
         self.tracking_uri = tracking_uri
-        self.current: Champion = load_champion(model_uri, tracking_uri)
+        self.current: LoadedModel = load_champion(model_uri, tracking_uri)
         self._lock = threading.Lock()
         self._stop = threading.Event()
 

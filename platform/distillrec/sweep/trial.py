@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from distillrec.contracts import BASELINE, DISTILL, VAL_METRIC, metric_key
 from distillrec.sweep import tracking
-from distillrec.sweep.space import BASELINE, BASELINE_SETTINGS, DISTILL, VAL_METRIC
+from distillrec.sweep.space import BASELINE_SETTINGS
 from distillrec.training.naming import trial_index, variant_of
 
 CONTROL_KEYS = ("student", "variant")
@@ -105,7 +106,7 @@ def threads_for(cpus: float) -> int:
 def tune_metrics(metrics: dict[str, Any]) -> dict[str, float]:
     """A training report (``val_ndcg@20``, ...) as Tune metrics named like MLflow's."""
     out = {
-        key.replace("@", "_"): float(value)
+        metric_key(key): float(value)
         for key, value in metrics.items()
         if isinstance(value, int | float) and not isinstance(value, bool)
     }

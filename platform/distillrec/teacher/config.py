@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from distillrec.config import StrictModel
+from distillrec.contracts import dataset_path
 
 BIGREC_TEMPLATE = (
     "Below is an instruction that describes a task, paired with an input that provides further "
@@ -128,4 +129,4 @@ class TeacherConfig(StrictModel):
     @classmethod
     def _dataset_path(cls, value: str) -> str:
         """A bare name means ``data/<name>`` (the data stage's default output)."""
-        return value if ("/" in value or value.startswith(".")) else f"data/{value}"
+        return str(dataset_path(value))

@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-BASELINE = "baseline"  # no teacher, or lam = ed_weight = 0
-DISTILL = "dllm2rec"  # a teacher with ranking and/or embedding distillation
+from distillrec.contracts import BASELINE, DISTILL
+
 _MODEL_NAME_BAD = re.compile(r"[/:.%\"']")
 
 

@@ -8,21 +8,14 @@ run description whose link opens the teacher's run in the MLflow UI.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from distillrec.training.tracking import mlflow_key
+from distillrec.contracts import metric_key
 
 QUALITY = ("hr@20", "ndcg@20")
 RUN_ID_TAG = "teacher_run_id"
 NOTE_TAG = "mlflow.note.content"  # the run's description in the MLflow UI (Markdown)
-
-
-def read_manifest(artifact: str | Path) -> dict[str, Any]:
-    """A teacher artifact's ``manifest.json`` ({} when there is none)."""
-    path = Path(artifact) / "manifest.json"
-    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def teacher_tags(manifest: dict[str, Any], artifact: str | Path | None) -> dict[str, str]:
@@ -40,7 +33,7 @@ def teacher_tags(manifest: dict[str, Any], artifact: str | Path | None) -> dict[
     for split, values in (manifest.get("metrics") or {}).items():
         for name in QUALITY:
             if name in values:
-                tags[f"teacher_{mlflow_key(split, name)}"] = f"{float(values[name]):.4f}"
+                tags[f"teacher_{metric_key(name, split)}"] = f"{float(values[name]):.4f}"
     return tags
 
 
@@ -67,7 +60,7 @@ def run_note(tags: dict[str, str], uri: str) -> str:
             f"{split} {name.upper()} {tags[key]}"
             for split in ("val", "test")
             for name in QUALITY
-            if (key := f"teacher_{mlflow_key(split, name)}") in tags
+            if (key := f"teacher_{metric_key(name, split)}") in tags
         )
         used = "distilled from" if tags.get("variant") != "baseline" else "compared with"
         text = f"Teacher {used}: `{tags.get('teacher_model', '?')}`"

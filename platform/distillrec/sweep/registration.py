@@ -13,16 +13,21 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from distillrec.contracts import (
+    CHAMPION_ALIAS,
+    SELECTION_KEY,
+    TEST_SELECTION_KEY,
+    VAL_METRIC,
+    metric_key,
+    registered_model_name,
+)
 from distillrec.sweep import tracking
 
-CHAMPION_ALIAS = "champion"
-SELECTION_KEY = "best_val_ndcg_20"  # what train() logs for the best validation epoch
 TAGGED_METRICS = ("hr@20", "ndcg@20", "hr@10", "ndcg@10")
-VERSION_METRIC = "val_ndcg_20"  # the version tag holding SELECTION_KEY's value
 
 
 @dataclass(frozen=True)
-class Champion:
+class RegisteredChampion:
     """The registered version and the run it came from."""
 
     name: str
@@ -37,10 +42,6 @@ class Champion:
     champion_version: str = ""  # the version ``@champion`` points at after this sweep
 
 
-def registered_model_name(dataset: str) -> str:
-    return f"distillrec-{dataset}"
-
-
 def best_trial_run(uri: str, parent_run_id: str) -> Any | None:
     """The finished trial run with the highest validation NDCG@20 (None if no trial finished)."""
     runs = [
@@ -53,7 +54,7 @@ def best_trial_run(uri: str, parent_run_id: str) -> Any | None:
 
 def register_champion(
     uri: str, parent_run_id: str, dataset: str, *, sweep: str, force: bool = False
-) -> Champion | None:
+) -> RegisteredChampion | None:
     """Register the best trial's model as a candidate version and let the promotion rule decide
     whether it takes ``@champion`` (see :mod:`distillrec.sweep.promotion`); None if no trial."""
     import mlflow
@@ -75,9 +76,9 @@ def register_champion(
     for key, value in tags.items():
         client.set_model_version_tag(name, version_id, key, value)
     client.update_model_version(name, version_id, description=version_description(best, sweep))
-    candidate = promotion.standing_of(client.get_model_version(name, version_id), VERSION_METRIC)
+    candidate = promotion.standing_of(client.get_model_version(name, version_id), VAL_METRIC)
     current = current_champion(client, name)
-    standing = promotion.standing_of(current, VERSION_METRIC) if current is not None else None
+    standing = promotion.standing_of(current, VAL_METRIC) if current is not None else None
     decision = promotion.decide(candidate, standing, force=force)
     promotion.record(client, name, candidate, decision, sweep=sweep, alias=CHAMPION_ALIAS)
     champion_version = version_id if decision.promote else str(current.version)
@@ -89,14 +90,14 @@ def register_champion(
     }.items():
         client.set_tag(parent_run_id, key, value)
     metrics = best.data.metrics
-    return Champion(
+    return RegisteredChampion(
         name=name,
         version=version_id,
         run_id=best.info.run_id,
         student=best.data.tags.get(tracking.STUDENT_TAG, ""),
         variant=best.data.tags.get(tracking.VARIANT_TAG, ""),
         val_ndcg20=metrics[SELECTION_KEY],
-        test_ndcg20=metrics.get("test_ndcg_20", float("nan")),
+        test_ndcg20=metrics.get(TEST_SELECTION_KEY, float("nan")),
         promoted=decision.promote,
         reason=decision.reason,
         champion_version=champion_version,
@@ -126,7 +127,7 @@ def version_description(run: Any, sweep: str) -> str:
         f"{split} {name.upper()} {metrics[key]:.4f}"
         for split, prefix in (("val", "best_val"), ("test", "test"))
         for name in ("ndcg@20", "hr@20")
-        if (key := tracking.metric_key(prefix, name)) in metrics
+        if (key := metric_key(name, prefix)) in metrics
     ]
     if shown:
         parts.append(", ".join(shown) + ".")
@@ -171,13 +172,13 @@ def champion_tags(run: Any, parent_run_id: str, sweep: str) -> dict[str, str]:
         "variant": tags.get(tracking.VARIANT_TAG, ""),
         promotion.FINGERPRINT_TAG: tags.get("dataset_fingerprint", ""),
         promotion.SPLIT_TAG: tags.get("dataset_split", ""),
-        promotion.SELECTION_METRIC_TAG: VERSION_METRIC,
+        promotion.SELECTION_METRIC_TAG: VAL_METRIC,
         "teacher_artifact": tags.get("teacher_artifact", ""),
         "config": json.dumps(run.data.params, sort_keys=True)[:5000],
     }
     for name in TAGGED_METRICS:
         for split, prefix in (("val", "best_val"), ("test", "test")):
-            key = tracking.metric_key(prefix, name)
+            key = metric_key(name, prefix)
             if key in metrics:
-                out[tracking.metric_key(split, name)] = f"{metrics[key]:.6f}"
+                out[metric_key(name, split)] = f"{metrics[key]:.6f}"
     return out
