@@ -10,7 +10,9 @@ what each trial trains with.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from typing import Any
 
 from distillrec.sweep.config import SweepConfig
@@ -26,9 +28,17 @@ METRIC_COLUMNS = {
 REPORT_EVERY_S = 10
 
 
-def use_configured_table() -> None:
-    """Let Tune use :func:`live_table` (its new output would ignore it)."""
+@contextlib.contextmanager
+def configured_table() -> Iterator[None]:
+    """While a Tuner runs, let Tune use :func:`live_table` (its new output would ignore it);
+    the environment is restored afterwards (Ray Train later in the process keeps its output)."""
+    before = os.environ.get(NEW_OUTPUT_ENV)
     os.environ.setdefault(NEW_OUTPUT_ENV, "0")
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(NEW_OUTPUT_ENV, None)
 
 
 def parameter_columns(cfg: SweepConfig) -> dict[str, str]:

@@ -22,7 +22,7 @@ from distillrec.provenance import source_tags
 from distillrec.runtime import tracking_uri
 from distillrec.sweep import tracking
 from distillrec.sweep.config import DatasetSpec, SweepConfig
-from distillrec.sweep.progress import live_table, use_configured_table
+from distillrec.sweep.progress import configured_table, live_table
 from distillrec.sweep.space import MODE, build_scheduler, build_search
 from distillrec.sweep.trial import SweepTrial
 
@@ -76,7 +76,6 @@ def run_sweep(
     from distillrec.runtime import ensure_ray
 
     ensure_ray()
-    use_configured_table()
     logging.getLogger("ray.tune.search.variant_generator").addFilter(_QuietBaselinePresets())
     return [
         run_dataset_sweep(
@@ -124,7 +123,8 @@ def run_dataset_sweep(
     tune_logger = logging.getLogger("ray.tune.tune")
     tune_logger.addHandler(watch)
     try:
-        grid = tuner.fit()
+        with configured_table():
+            grid = tuner.fit()
     except BaseException:
         tracking.close_stale_children(uri, parent_run_id)
         tracking.finish_parent(uri, parent_run_id, failed=True)
