@@ -114,3 +114,19 @@ def test_baseline_run_has_no_teacher_tags(tiny_dataset, tmp_path, mlflow_store):
     run = mlflow.get_run(train(cfg).mlflow_run_id)
     assert run.info.run_name == "tiny-gru4rec-baseline-lr0.001-seed0"
     assert run.data.tags["teacher_artifact"] == "" and "teacher_model" not in run.data.tags
+
+
+def test_teacher_tags_name_model_quality_run_and_coverage(tmp_path):
+    from distillrec.training.teacher_info import teacher_tags
+
+    manifest = {
+        "model": {"base_model": "smollm2-135m-instruct"},
+        "mlflow_run_id": "abc",
+        "rows": {"train": 250, "val": 50},
+        "metrics": {"test": {"hr@20": 0.0136, "ndcg@20": 0.0061, "num_examples": 50.0}},
+    }
+    tags = teacher_tags(manifest, tmp_path, num_train=1000)
+    assert tags["teacher_model"] == "smollm2-135m-instruct" and tags["teacher_run_id"] == "abc"
+    assert tags["teacher_source"] == "runs:/abc" and tags["teacher_coverage"] == "0.2500"
+    assert tags["teacher_test_hr_20"] == "0.0136" and "teacher_val_hr_20" not in tags
+    assert teacher_tags(manifest, None) == {}

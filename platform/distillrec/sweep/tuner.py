@@ -101,7 +101,10 @@ def run_dataset_sweep(
     teacher = check_teacher(spec, fingerprint, max_candidate_topk(cfg))
     check_resources(cfg)
     experiment_path = pick_experiment_path(cfg, spec.name, resume)
-    parent_run_id = open_parent_run(cfg, spec, uri, experiment_path, fingerprint, teacher, resume)
+    teacher_info = compared_teacher_tags(teacher, dataset_path)
+    parent_run_id = open_parent_run(
+        cfg, spec, uri, experiment_path, fingerprint, teacher, resume, teacher_info
+    )
     trial = SweepTrial(
         dataset_path=str(dataset_path),
         teacher=teacher,
@@ -115,7 +118,7 @@ def run_dataset_sweep(
             tracking.SWEEP_TAG: cfg.name,
             tracking.DATASET_TAG: spec.name,
             **source_tags(),
-            **compared_teacher_tags(teacher),
+            **teacher_info,
         },
     )
     tuner = build_tuner(cfg, trial, base_values, experiment_path, resume, callbacks)
@@ -226,8 +229,10 @@ def open_parent_run(
     fingerprint: str,
     teacher: str | None,
     resume: bool,
+    teacher_info: dict[str, str] | None = None,
 ) -> str:
-    """The dataset sweep's parent run: reopened when resuming, else created (id kept on disk)."""
+    """The dataset sweep's parent run: reopened when resuming, else created (id kept on disk);
+    ``teacher_info``: :func:`compared_teacher_tags`."""
     state = tracking.read_state(experiment_path)
     if resume and state.get("parent_run_id"):
         tracking.reopen_parent_run(uri, state["parent_run_id"])
@@ -239,7 +244,7 @@ def open_parent_run(
         tracking.FINGERPRINT_TAG: fingerprint,
         tracking.TEACHER_TAG: teacher or "",
         **source_tags(),
-        **compared_teacher_tags(teacher),
+        **(teacher_info or {}),
     }
     params = {
         "students": cfg.students,
@@ -262,15 +267,16 @@ def open_parent_run(
     return run_id
 
 
-def compared_teacher_tags(teacher: str | None) -> dict[str, str]:
-    """The teacher's identity and own quality for every run of the sweep, baselines included
-    (they are compared with it); ``teacher_artifact`` stays on the runs that trained with it."""
+def compared_teacher_tags(teacher: str | None, dataset_path: Path) -> dict[str, str]:
+    """The teacher's identity, own quality and coverage for every run of the sweep, baselines
+    included (they are compared with it); ``teacher_artifact`` stays on the runs that used it."""
     from distillrec.teacher.artifact import read_manifest
     from distillrec.training.teacher_info import teacher_tags
 
     if teacher is None:
         return {}
-    tags = teacher_tags(read_manifest(teacher), teacher)
+    num_train = json.loads((dataset_path / "meta.json").read_text()).get("num_train")
+    tags = teacher_tags(read_manifest(teacher), teacher, num_train)
     tags.pop("teacher_artifact")
     return tags
 

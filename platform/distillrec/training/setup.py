@@ -75,7 +75,8 @@ class TrainingSetup:
             "variant": self.variant,
             "teacher_artifact": "",
             **teacher_tags(self.teacher_manifest, self.teacher_path),
-            "teacher_coverage": f"{self.teacher_coverage:.4f}",
+            # the share of this run's training rows with a teacher ranking (ranking distillation)
+            **({"teacher_coverage": f"{self.teacher_coverage:.4f}"} if self.teacher else {}),
             "distillation": "+".join(parts) or "none",
             "negative_form": cfg.negative_form,
         }

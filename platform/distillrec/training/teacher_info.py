@@ -18,8 +18,11 @@ RUN_ID_TAG = "teacher_run_id"
 NOTE_TAG = "mlflow.note.content"  # the run's description in the MLflow UI (Markdown)
 
 
-def teacher_tags(manifest: dict[str, Any], artifact: str | Path | None) -> dict[str, str]:
-    """Identity and own quality of the teacher behind ``artifact`` ({} without a teacher)."""
+def teacher_tags(
+    manifest: dict[str, Any], artifact: str | Path | None, num_train: int | None = None
+) -> dict[str, str]:
+    """Identity and own quality of the teacher behind ``artifact`` ({} without a teacher); with
+    ``num_train``, its ``teacher_coverage``: the share of training examples it ranked."""
     if not artifact:
         return {}
     model = (manifest.get("model") or {}).get("base_model") or manifest.get("source", "")
@@ -30,6 +33,9 @@ def teacher_tags(manifest: dict[str, Any], artifact: str | Path | None) -> dict[
         "teacher_source": str(manifest.get("source") or (f"runs:/{run_id}" if run_id else "")),
         RUN_ID_TAG: run_id,
     }
+    ranked = (manifest.get("rows") or {}).get("train")
+    if num_train and ranked is not None:
+        tags["teacher_coverage"] = f"{min(int(ranked) / num_train, 1.0):.4f}"
     for split, values in (manifest.get("metrics") or {}).items():
         for name in QUALITY:
             if name in values:
