@@ -42,6 +42,12 @@ def metric_key(name: str, split: str | None = None) -> str:
     return f"{split}_{key}" if split else key
 
 
+def split_metrics(split: str, metrics: dict[str, float]) -> dict[str, float]:
+    """``("val", {"ndcg@20": x})`` -> ``{"val_ndcg_20": x}``: how training logs a split's metrics
+    to MLflow and how a sweep trial reports them to Tune."""
+    return {metric_key(name, split): float(value) for name, value in metrics.items()}
+
+
 def registered_model_name(dataset: str) -> str:
     """The registry name of a dataset's champion (``distillrec-<dataset>``)."""
     return f"{MODEL_NAME_PREFIX}{dataset}"

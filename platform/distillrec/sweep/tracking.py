@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from distillrec.contracts import SELECTION_KEY, metric_key
+from distillrec.contracts import SELECTION_KEY
 
 PARENT_TAG = "mlflow.parentRunId"
 KIND_TAG = "distillrec.kind"  # "sweep" (parent) or "trial" (child)
@@ -25,11 +25,6 @@ VARIANT_TAG = "distillrec.variant"
 TRIAL_TAG = "distillrec.trial_id"
 OUTCOME_TAG = "distillrec.trial_outcome"  # "stopped" on runs ASHA or an interruption cut off
 STATE_FILE = "distillrec_sweep.json"
-
-
-def split_metrics(split: str, metrics: dict[str, float]) -> dict[str, float]:
-    """``("val", {"ndcg@20": x})`` -> ``{"val_ndcg_20": x}``: training's MLflow names."""
-    return {metric_key(k, split): float(v) for k, v in metrics.items()}
 
 
 def client(uri: str) -> Any:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from distillrec.contracts import BASELINE, DISTILL, VAL_METRIC, metric_key
+from distillrec.contracts import BASELINE, DISTILL, VAL_METRIC, metric_key, split_metrics
 from distillrec.sweep import tracking
 from distillrec.sweep.space import BASELINE_SETTINGS
 from distillrec.training.naming import trial_index, variant_of
@@ -90,8 +90,8 @@ class SweepTrial:
         result = train(train_config, report_fn=report_fn, run_tags=run_tags, trial=trial)
         tune.report(
             {
-                **tracking.split_metrics("val", result.val),
-                **tracking.split_metrics("test", result.test),
+                **split_metrics("val", result.val),
+                **split_metrics("test", result.test),
                 "best_epoch": result.best_epoch,
                 "mlflow_run_id": result.mlflow_run_id or "",
             }

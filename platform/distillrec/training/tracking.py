@@ -1,6 +1,6 @@
 """MLflow bookkeeping for one training run: params, tags, per-epoch and final metrics.
 
-Metric names follow :func:`distillrec.contracts.metric_key` (``val``'s ``hr@20`` is ``val_hr_20``).
+Metric names follow :func:`distillrec.contracts.split_metrics` (val's ``hr@20``: ``val_hr_20``).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-from distillrec.contracts import metric_key
+from distillrec.contracts import split_metrics
 from distillrec.training.config import TrainConfig
 
 
@@ -41,4 +41,4 @@ def mlflow_run(config: TrainConfig, run_name: str, tags: dict[str, str]) -> Iter
 def log_split_metrics(split: str, metrics: dict[str, float], step: int | None = None) -> None:
     import mlflow
 
-    mlflow.log_metrics({metric_key(k, split): v for k, v in metrics.items()}, step=step)
+    mlflow.log_metrics(split_metrics(split, metrics), step=step)
