@@ -39,6 +39,7 @@ def test_git_commit_recorded_in_a_checkout_and_not_invented_outside(tmp_path, mo
     )
     if found.returncode == 0:  # CI runs from a clone; a wheel install would not be one
         assert inside[COMMIT_TAG] == found.stdout.strip()
+        assert inside["mlflow.source.name"] == f"distillrec@{found.stdout.strip()[:8]}"
     monkeypatch.delenv(COMMIT_ENV, raising=False)
     outside = source_tags(tmp_path / "a")
     assert COMMIT_TAG not in outside and outside["distillrec.version"]
