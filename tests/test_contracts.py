@@ -31,6 +31,8 @@ def test_a_bare_name_means_data_name_and_every_stage_agrees(tmp_path: Path) -> N
         expected = dataset_path(name)
         assert TrainConfig(dataset=name).dataset_path() == expected
         assert Path(TeacherConfig(dataset=name).dataset) == expected
+    again = TeacherConfig(dataset=TeacherConfig(dataset="./mine").dataset).dataset
+    assert again == "./mine"  # validating twice does not turn a path into data/<name>
     assert Path(DatasetSpec(name="ml-1m").dataset_path) == Path("data/ml-1m")
     assert Path(DatasetSpec(name="ml-1m", path=str(tmp_path)).dataset_path) == tmp_path
 

@@ -5,6 +5,7 @@ One YAML holds the whole teacher experiment, so a run is reproducible from one f
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator
@@ -128,5 +129,7 @@ class TeacherConfig(StrictModel):
     @field_validator("dataset")
     @classmethod
     def _dataset_path(cls, value: str) -> str:
-        """A bare name means ``data/<name>`` (the data stage's default output)."""
-        return str(dataset_path(value))
+        """A bare name means ``data/<name>`` (the data stage's default output); a path is kept
+        as written (``./x`` stays ``./x``, so validating the config again changes nothing)."""
+        resolved = dataset_path(value)
+        return value if resolved == Path(value) else str(resolved)
