@@ -35,6 +35,7 @@ def sweep_command(
     from distillrec.sweep.tuner import run_sweep
 
     cfg = load_sweep_config(config, override)
+    check_inputs(cfg)
     results = run_sweep(cfg, resume=resume, force_champion=force)
     for result in results:
         print(summary_line(result))
@@ -43,6 +44,15 @@ def sweep_command(
     if any(r.interrupted for r in results):
         print(f"interrupted: continue with `distillrec sweep --config {config} --resume`")
         raise typer.Exit(INTERRUPTED_EXIT_CODE)
+
+
+def check_inputs(cfg) -> None:  # noqa: ANN001 - a distillrec.sweep.config.SweepConfig
+    """Prepared data and teacher artifacts exist and match, checked before Ray starts."""
+    from distillrec.sweep.tuner import check_teacher, dataset_fingerprint, max_candidate_topk
+
+    for spec in cfg.datasets:
+        fingerprint = dataset_fingerprint(Path(spec.dataset_path).resolve())
+        check_teacher(spec, fingerprint, max_candidate_topk(cfg))
 
 
 @exit_on_user_error

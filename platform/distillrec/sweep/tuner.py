@@ -307,9 +307,14 @@ def check_teacher(spec: DatasetSpec, fingerprint: str, min_topk: int | None = No
     or holding fewer candidates than a trial may ask for."""
     if spec.teacher is None:
         return None
-    from distillrec.teacher.artifact import read_manifest
+    from distillrec.teacher.artifact import how_to_create, read_manifest
 
     path = Path(spec.teacher).resolve()
+    if not path.exists():
+        raise UserError(
+            f"datasets.{spec.name}.teacher: {path} does not exist; "
+            f"{how_to_create(spec.teacher, spec.dataset_path)}, or set it to null (baselines only)"
+        )
     try:
         read_manifest(path, expected_fingerprint=fingerprint, min_topk=min_topk)
     except UserError as err:
@@ -334,24 +339,9 @@ def max_candidate_topk(cfg: SweepConfig) -> int:
 
 def check_train_keys(cfg: SweepConfig, dataset_path: Path) -> dict[str, Any]:
     """Validate ``base`` and every search key against ``TrainConfig``; return the base values."""
-    from distillrec.config import apply_overrides, validate
-    from distillrec.training import TrainConfig
+    from distillrec.sweep.config import train_key_values
 
-    for student in cfg.students:
-        data = apply_overrides({}, {**cfg.base, "student": student, "dataset": str(dataset_path)})
-        base = validate(TrainConfig, data, f"sweep {cfg.name} (base, student {student})")
-    dumped = base.model_dump()
-    values: dict[str, Any] = {}
-    for key, dist in cfg.search_space.items():
-        node: Any = dumped
-        for part in key.split("."):
-            if not isinstance(node, dict) or part not in node:
-                raise UserError(f"sweep {cfg.name}: search_space.{key}: not a TrainConfig key")
-            node = node[part]
-        values[key] = node
-        sample = apply_overrides(data, {key: dist.reference(node)})
-        validate(TrainConfig, sample, f"sweep {cfg.name} (search_space.{key})")
-    return values
+    return train_key_values(cfg, str(dataset_path))
 
 
 def check_resources(cfg: SweepConfig) -> None:

@@ -133,6 +133,17 @@ def write_artifact(out_dir: str | Path, artifact: TeacherArtifact) -> Path:
     return out_dir
 
 
+DEFAULT_TEACHER_CONFIG = "configs/teacher/smollm2-135m.yaml"
+
+
+def how_to_create(path: str | Path, dataset: str | Path | None = None) -> str:
+    """The command that writes a teacher artifact at ``path`` (for "missing artifact" errors)."""
+    command = f"distillrec teacher infer -c {DEFAULT_TEACHER_CONFIG} --out {path}"
+    if dataset is not None:
+        command += f" dataset={dataset}"
+    return f"`{command}` writes one (docs/teacher.md)"
+
+
 def read_manifest(
     path: str | Path, expected_fingerprint: str | None = None, min_topk: int | None = None
 ) -> dict[str, Any]:
@@ -144,6 +155,11 @@ def read_manifest(
     ``topk`` are checked when the rankings are read).
     """
     path = Path(path)
+    if not path.exists():
+        raise UserError(
+            f"teacher artifact {path}: missing {MANIFEST_FILE} (the folder does not exist); "
+            f"{how_to_create(path)}"
+        )
     if not (path / MANIFEST_FILE).is_file():
         raise UserError(f"teacher artifact {path}: missing {MANIFEST_FILE}")
     try:
@@ -174,10 +190,10 @@ def read_artifact(
     from safetensors.numpy import load_file
 
     path = Path(path)
-    for name in (RANKINGS_FILE, EMBEDDINGS_FILE, MANIFEST_FILE):
+    manifest = read_manifest(path, expected_fingerprint, min_topk)
+    for name in (RANKINGS_FILE, EMBEDDINGS_FILE):
         if not (path / name).is_file():
             raise UserError(f"teacher artifact {path}: missing {name}")
-    manifest = read_manifest(path, expected_fingerprint, min_topk)
     tensors = load_file(str(path / EMBEDDINGS_FILE))
     if EMBEDDINGS_TENSOR not in tensors:
         raise UserError(f"{path / EMBEDDINGS_FILE}: no tensor named {EMBEDDINGS_TENSOR!r}")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import collections
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,9 @@ from distillrec.teacher.manifest import build_manifest, log_to_mlflow, teacher_m
 from distillrec.teacher.parts import PartStore
 
 LOW_CPU = 0.25  # Ray CPUs for the light read/prompt tasks, so they never starve the engines
+
+# ``on_progress(done, total)``: examples finished so far (earlier runs included) out of all selected
+ProgressFn = Callable[[int, int], None]
 
 
 @dataclass
@@ -167,8 +171,16 @@ def add_block(stats: dict[str, Any], block: dict[str, Any]) -> None:
     stats["worker_rss"] = max(stats["worker_rss"], float(np.max(block["worker_peak_rss_mb"])))
 
 
-def stream_blocks(ds: Any, grounder: Any, store: PartStore, stop_after: int | None) -> dict:
-    """Generate, ground (up to two blocks in flight) and write blocks; returns counters."""
+def stream_blocks(
+    ds: Any,
+    grounder: Any,
+    store: PartStore,
+    stop_after: int | None,
+    on_block: Callable[[int], None] | None = None,
+) -> dict:
+    """Generate, ground (up to two blocks in flight) and write blocks; returns counters.
+
+    ``on_block(rows)`` is called after each block is written."""
     import ray
 
     stats = empty_stats()
@@ -178,6 +190,8 @@ def stream_blocks(ds: Any, grounder: Any, store: PartStore, stop_after: int | No
         grounded = ray.get(pending.popleft())
         store.write(grounded)
         add_block(stats, grounded)
+        if on_block is not None:
+            on_block(len(grounded["example_id"]))
 
     for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
         if not len(batch["example_id"]):
@@ -202,11 +216,13 @@ def run_inference(
     fresh: bool = False,
     stop_after_blocks: int | None = None,
     log_mlflow: bool = True,
+    on_progress: ProgressFn | None = None,
 ) -> InferenceRun:
     """Run (or resume) teacher inference and write the artifact; see the module docstring.
 
     ``stop_after_blocks`` stops after that many blocks without writing the artifact: what an
-    interruption leaves behind (used by tests and for budgeted runs).
+    interruption leaves behind (used by tests and for budgeted runs). ``on_progress(done, total)``
+    is called once before generation starts and after every written block.
     """
     import ray
 
@@ -227,6 +243,14 @@ def run_inference(
     done = store.done_ids()
     todo = selected[~selected["example_id"].isin(done)]
     print(f"teacher: {len(selected)} examples selected, {len(selected) - len(todo)} already done")
+    done_rows = len(selected) - len(todo)
+
+    def on_block(rows: int) -> None:
+        nonlocal done_rows
+        done_rows += rows
+        if on_progress is not None:
+            on_progress(done_rows, len(selected))
+
     items = store.load_item_embeddings()
     stats = {**empty_stats(), "wall_seconds": 0.0, "grounder_rss": 0.0}
     if len(todo) or items is None:
@@ -237,11 +261,10 @@ def run_inference(
             store.save_item_embeddings(items)
         gen_start = time.perf_counter()
         if len(todo):
-            stats.update(
-                stream_blocks(
-                    build_dataset(cfg, data, todo, model), grounder, store, stop_after_blocks
-                )
-            )
+            if on_progress is not None:
+                on_progress(done_rows, len(selected))
+            ds = build_dataset(cfg, data, todo, model)
+            stats.update(stream_blocks(ds, grounder, store, stop_after_blocks, on_block))
         stats["wall_seconds"] = time.perf_counter() - gen_start
         stats["grounder_rss"] = ray.get(grounder.peak_rss_mb.remote())
         ray.get(grounder.close.remote())
