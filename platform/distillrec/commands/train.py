@@ -28,11 +28,13 @@ def train_command(
     ),
 ) -> None:
     """Train one student: one line per epoch, then the best-validation epoch's val/test metrics."""
-    from distillrec.atomic import write_json_atomic
+    from distillrec.atomic import check_writable, write_json_atomic
     from distillrec.config import load_config
     from distillrec.training import TrainConfig, train
 
     cfg = load_config(TrainConfig, config, overrides or [])
+    if output_json is not None:
+        check_writable(output_json, folder=False)  # before training, not after
     started = time.perf_counter()
     result = train(cfg, teacher_dir=teacher, report_fn=EpochPrinter(cfg.epochs))
     if output_json is not None:

@@ -149,6 +149,7 @@ class SweepConfig(StrictModel):
     resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
     max_concurrent_trials: int | None = Field(None, ge=1)  # None = as many as resources allow
     max_failures: int = Field(1, ge=0)  # retries of a failing trial
+    allow_failed_trials: bool = False  # False: a trial still failing after retries fails the sweep
     epochs: int = Field(3, ge=1)  # maximum epochs of every trial (the same budget for all)
     baseline: bool = True  # add a no-distillation trial per student (lam=0, ed_weight=0)
     storage_path: str = "ray_results"  # Ray Tune experiment folders (what --resume reads)

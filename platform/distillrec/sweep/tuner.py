@@ -22,6 +22,7 @@ from distillrec.provenance import source_tags
 from distillrec.runtime import tracking_uri
 from distillrec.sweep import tracking
 from distillrec.sweep.config import DatasetSpec, SweepConfig
+from distillrec.sweep.failures import judge_failures
 from distillrec.sweep.progress import configured_table, live_table
 from distillrec.sweep.space import MODE, build_scheduler, build_search
 from distillrec.sweep.trial import SweepTrial
@@ -62,6 +63,8 @@ class DatasetSweep:
     interrupted: bool
     champion: Any = None  # distillrec.sweep.registration.RegisteredChampion
     report_files: dict[str, Path] = field(default_factory=dict)
+    error: str | None = None  # failed trials made this sweep fail (see sweep/failures.py)
+    warning: str | None = None  # failed trials accepted (allow_failed_trials), said out loud
 
 
 def run_sweep(
@@ -73,8 +76,9 @@ def run_sweep(
 ) -> list[DatasetSweep]:
     """Sweep every dataset of ``cfg`` in turn (``callbacks``: extra Ray Tune callbacks;
     ``force_champion``: the best trial takes ``@champion`` even if it is not better)."""
-    from distillrec.runtime import ensure_ray
+    from distillrec.runtime import check_tracking_store, ensure_ray
 
+    check_tracking_store(tracking_uri(cfg.mlflow.tracking_uri))  # before Ray starts
     ensure_ray()
     logging.getLogger("ray.tune.search.variant_generator").addFilter(_QuietBaselinePresets())
     return [
@@ -211,13 +215,21 @@ def finish_dataset_sweep(
     if interrupted:
         tracking.client(uri).set_terminated(parent_run_id, status="KILLED")
         return result
-    if cfg.register_champion:
+    verdict = judge_failures(
+        list(grid),
+        dataset=spec.name,
+        has_teacher=spec.teacher is not None,
+        allow_failed=cfg.allow_failed_trials,
+    )
+    result.error, result.warning = verdict.error, verdict.warning
+    if cfg.register_champion and verdict.register:
         result.champion = register_champion(
             uri, parent_run_id, spec.name, sweep=cfg.name, force=force_champion
         )
     out_dir = report_folder(cfg.report_dir, spec.name, cfg.name, parent_run_id)
     result.report_files = write_report(uri, parent_run_id, spec.name, out_dir)
-    tracking.finish_parent(uri, parent_run_id, failed=num_errors == num_trials)
+    failed = num_errors == num_trials or not verdict.register
+    tracking.finish_parent(uri, parent_run_id, failed=failed)
     return result
 
 
@@ -295,11 +307,11 @@ def pick_experiment_path(cfg: SweepConfig, dataset: str, resume: bool) -> Path:
 
 
 def dataset_fingerprint(path: Path) -> str:
-    """The prepared dataset's fingerprint (Contract 1), read from ``meta.json``."""
-    meta = path / "meta.json"
-    if not meta.is_file():
-        raise UserError(f"dataset {path}: no meta.json; run `distillrec data prepare` first")
-    return str(json.loads(meta.read_text()).get("fingerprint", ""))
+    """The prepared dataset's fingerprint (Contract 1), checked against its files before Ray
+    starts (a trial would refuse the data anyway, after the sweep had begun)."""
+    from distillrec.data.prepared import verified_fingerprint
+
+    return verified_fingerprint(path)
 
 
 def check_teacher(spec: DatasetSpec, fingerprint: str, min_topk: int | None = None) -> str | None:

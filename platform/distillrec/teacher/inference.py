@@ -23,7 +23,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from distillrec.teacher.artifact import TeacherArtifact, write_artifact
+from distillrec.atomic import check_output_dir
+from distillrec.teacher.artifact import (
+    ARTIFACT_KIND,
+    MANIFEST_FILE,
+    TeacherArtifact,
+    write_artifact,
+)
 from distillrec.teacher.config import SampleConfig, TeacherConfig
 from distillrec.teacher.evaluation import format_metrics
 from distillrec.teacher.manifest import build_manifest, log_to_mlflow, teacher_metrics
@@ -178,9 +184,10 @@ def stream_blocks(
     stop_after: int | None,
     on_block: Callable[[int], None] | None = None,
 ) -> dict:
-    """Generate, ground (up to two blocks in flight) and write blocks; returns counters.
+    """Generate, store each generated block at once, ground (up to two blocks in flight) and
+    write the grounded parts; returns counters.
 
-    ``on_block(rows)`` is called after each block is written."""
+    ``on_block(rows)`` is called after each grounded block is written."""
     import ray
 
     stats = empty_stats()
@@ -196,6 +203,7 @@ def stream_blocks(
     for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
         if not len(batch["example_id"]):
             continue
+        store.write_generations(batch)  # a kill from here on loses no generation
         pending.append(grounder.ground.remote(batch))
         if len(pending) >= 2:
             finish_one()
@@ -205,6 +213,20 @@ def stream_blocks(
     while pending:
         finish_one()
     return stats
+
+
+def reground_stored(store: PartStore, grounder: Any, ids: set[int], batch_size: int) -> int:
+    """Ground generations an interrupted run stored but did not ground; never regenerates.
+
+    Returns the number of rows grounded."""
+    import ray
+
+    frame = store.read_generations(ids)
+    for start in range(0, len(frame), batch_size):
+        block = frame.iloc[start : start + batch_size]
+        batch = {name: block[name].to_numpy() for name in block.columns}
+        store.write(ray.get(grounder.ground.remote(batch)))
+    return len(frame)
 
 
 def run_inference(
@@ -235,14 +257,20 @@ def run_inference(
     splits = list(splits or cfg.sample.splits)
     model = resolve_base_model(cfg.base_model)
     out = Path(out_dir or cfg.output_dir)
+    check_output_dir(out, ARTIFACT_KIND, signature=MANIFEST_FILE)  # before any generation
     store = PartStore(
         out.with_name(f".{out.name}.parts"), run_identity(cfg, model, data.fingerprint)
     )
     store.open(fresh=fresh)
     selected = select_examples(data, cfg.sample, splits, limit)
     done = store.done_ids()
-    todo = selected[~selected["example_id"].isin(done)]
-    print(f"teacher: {len(selected)} examples selected, {len(selected) - len(todo)} already done")
+    unfinished = selected[~selected["example_id"].isin(done)]
+    stored = set(unfinished["example_id"]) & store.generated_ids()  # generated, not grounded
+    todo = unfinished[~unfinished["example_id"].isin(stored)]
+    print(
+        f"teacher: {len(selected)} examples selected, {len(selected) - len(unfinished)} already "
+        f"done, {len(stored)} generated earlier (grounded now, not regenerated)"
+    )
     done_rows = len(selected) - len(todo)
 
     def on_block(rows: int) -> None:
@@ -252,14 +280,17 @@ def run_inference(
             on_progress(done_rows, len(selected))
 
     items = store.load_item_embeddings()
-    stats = {**empty_stats(), "wall_seconds": 0.0, "grounder_rss": 0.0}
-    if len(todo) or items is None:
+    stats = {**empty_stats(), "wall_seconds": 0.0, "grounder_rss": 0.0, "regrounded_rows": 0}
+    if len(unfinished) or items is None:
         ensure_ray()
         grounder = start_grounder(cfg, data, model, items)
         if items is None:
             items = ray.get(grounder.item_embeddings.remote())
             store.save_item_embeddings(items)
         gen_start = time.perf_counter()
+        if stored:
+            size = cfg.inference.batch_size
+            stats["regrounded_rows"] = reground_stored(store, grounder, stored, size)
         if len(todo):
             if on_progress is not None:
                 on_progress(done_rows, len(selected))
@@ -269,7 +300,7 @@ def run_inference(
         stats["grounder_rss"] = ray.get(grounder.peak_rss_mb.remote())
         ray.get(grounder.close.remote())
         ray.kill(grounder)
-    if stop_after_blocks is not None and not set(todo["example_id"]) <= store.done_ids():
+    if stop_after_blocks is not None and not set(unfinished["example_id"]) <= store.done_ids():
         return InferenceRun(out_dir=None, new_rows=stats["rows"])
     return finish(cfg, data, selected, store, items, stats, out, started, log_mlflow)
 

@@ -64,10 +64,14 @@ def train(
     its parent run and trial ids here); ``trial`` (a sweep's trial index) ends the run name.
     The run records the git commit of this checkout and, in its description, the teacher.
     """
+    from distillrec.atomic import check_writable
     from distillrec.provenance import source_tags
+    from distillrec.runtime import check_tracking_store, tracking_uri
     from distillrec.training.teacher_info import NOTE_TAG, run_note
     from distillrec.training.tracking import log_split_metrics, mlflow_run
 
+    check_writable(config.output_dir, folder=True)  # fail now, not after training
+    check_tracking_store(tracking_uri(config.mlflow.tracking_uri))
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
     setup = prepare_training(config, teacher_dir)
