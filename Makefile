@@ -40,8 +40,11 @@ test-fast: install
 demo: install
 	$(VENV)/bin/distillrec demo
 
+# The store every command uses: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db (distillrec.runtime).
+# Prints the address of the sweeps experiment, sorted by best_val_ndcg_20 (docs/sweeps.md).
+MLFLOW_UI_PORT ?= 5000
 mlflow-ui: install
-	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///mlflow.db --default-artifact-root mlartifacts --host 127.0.0.1 --port 5000
+	$(PY) -m distillrec.mlflow_ui --port $(MLFLOW_UI_PORT)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

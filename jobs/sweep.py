@@ -1,7 +1,7 @@
 """`distillrec sweep` as a Ray job entrypoint (attaches to the cluster in RAY_ADDRESS):
 
     ray job submit --working-dir . -- python jobs/sweep.py --config configs/sweeps/ml-100k.yaml
-    python jobs/sweep.py --config configs/sweeps/ml-100k-smoke.yaml [--resume] [epochs=2 ...]
+    python jobs/sweep.py -c configs/sweeps/ml-100k-smoke.yaml [--resume] [--force] [epochs=2 ...]
 
 Same arguments and output as the command; exits 130 when interrupted (continue with --resume).
 """

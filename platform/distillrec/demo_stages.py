@@ -91,10 +91,11 @@ def print_report(sweep: dict[str, Any]) -> None:
         console.print(Path(md).read_text())
     champ = sweep.get("champion")
     if champ:
+        outcome = "now @champion" if champ.get("promoted", True) else "not promoted"
         console.print(
-            f"champion: {champ['name']} version {champ['version']} ({champ['student']}, "
+            f"best trial: {champ['name']} version {champ['version']} ({champ['student']}, "
             f"{champ['variant']}), val NDCG@20 {champ['val_ndcg20']:.4f}, "
-            f"test NDCG@20 {champ['test_ndcg20']:.4f}"
+            f"test NDCG@20 {champ['test_ndcg20']:.4f}: {outcome} ({champ.get('reason', '')})"
         )
 
 
@@ -173,6 +174,6 @@ def print_where_to_look(result: dict[str, Any], dataset: str) -> None:
     files = result["sweep"].get("report_files", {})
     for kind, path in files.items():
         console.print(f"report ({kind}): {path}")
-    console.print("MLflow UI:   make mlflow-ui   (then open http://127.0.0.1:5000)")
+    console.print("MLflow UI:   make mlflow-ui   (prints the address of the sweeps' runs, sorted)")
     console.print(f"serve:       .venv/bin/distillrec serve --dataset {dataset}")
     console.print(f"demo total: {result['seconds']:.0f} s")

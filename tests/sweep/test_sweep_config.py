@@ -107,11 +107,26 @@ def test_random_search_has_one_baseline_per_student() -> None:
     assert [p["student"] for p in points] == ["gru4rec", "sasrec"]
     assert all(p["variant"] == BASELINE for p in points)
     assert points[0]["lr"] == 0.001 and points[0]["distill.candidate_topk"] == 5
+    assert points[0]["distill.lam"] == 0.0  # what the baseline trains with, shown in the table
     param_space, search_alg, num_samples = build_search(cfg, base_values, max_concurrent=2)
     assert param_space["student"] == {"grid_search": ["gru4rec", "sasrec"]}
     assert param_space["variant"] == DISTILL
     assert num_samples == 3 + 2  # each preset point replaces one sample (Ray's semantics)
     assert search_alg._points_to_evaluate == points
+
+
+def test_live_table_shows_variant_searched_settings_and_val_ndcg() -> None:
+    from distillrec.sweep.progress import live_table
+
+    reporter = live_table(make_config())
+    assert reporter._parameter_columns == {
+        "student": "student",
+        "variant": "variant",
+        "distill.lam": "lam",
+        "lr": "lr",
+        "distill.candidate_topk": "candidate_topk",
+    }
+    assert "val_ndcg_20" in reporter._metric_columns
 
 
 def test_no_baseline_when_disabled() -> None:

@@ -27,7 +27,7 @@ def smoke_config(tmp_path: Path, dataset: Path, teacher: Path) -> SweepConfig:
         search={"algorithm": "random", "num_samples": 2, "seed": 0},
         storage_path=str(tmp_path / "ray_results"),
         report_dir=str(tmp_path / "reports"),
-        verbose=0,
+        verbose=1,  # the live table is checked below
     )
     return validate(SweepConfig, data, "test smoke config")
 
@@ -57,13 +57,27 @@ def finished_by_trial(uri: str, parent_run_id: str) -> dict[str, list]:
     return out
 
 
+def table_rows(output: str) -> list[dict[str, str]]:
+    """The rows of the last live table Tune printed (``| Trial name | status | ... |``)."""
+    header, rows = None, []
+    for line in output.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("| Trial name"):
+            header, rows = cells, []
+        elif header and line.startswith("| ") and len(cells) == len(header):
+            rows.append(dict(zip(header, cells, strict=True)))
+    return rows
+
+
 def test_sweep_interrupted_then_resumed(
-    ray_session, mlflow_store, ml100k, ml100k_teacher, tmp_path
+    ray_session, mlflow_store, ml100k, ml100k_teacher, tmp_path, capsys
 ):
     from mlflow import MlflowClient
 
+    from distillrec.provenance import COMMIT_TAG, source_tags
     from distillrec.sweep import tracking
     from distillrec.sweep.tuner import run_sweep
+    from distillrec.training.naming import trial_index
 
     cfg = smoke_config(tmp_path, ml100k, ml100k_teacher)
     (first,) = run_sweep(cfg, callbacks=[interrupt_after_first_trial(tmp_path / "interrupted")])
@@ -73,7 +87,15 @@ def test_sweep_interrupted_then_resumed(
     done_before = finished_by_trial(mlflow_store, first.parent_run_id)
     assert 1 <= len(done_before) < 3
 
+    capsys.readouterr()
     (result,) = run_sweep(cfg, resume=True)
+    rows = table_rows(capsys.readouterr().out)  # the live table: variant, real settings, val NDCG
+    assert len(rows) == 3 and all(row["val_ndcg_20"] for row in rows)
+    assert sorted(row["variant"] for row in rows) == ["baseline", "dllm2rec", "dllm2rec"]
+    for row in rows:
+        assert (float(row["lam"]) == 0 and float(row["ed_weight"]) == 0) == (
+            row["variant"] == "baseline"
+        )
     assert not result.interrupted and result.num_errors == 0
     assert result.parent_run_id == first.parent_run_id and result.num_trials == 3
     parent = client.get_run(result.parent_run_id)
@@ -88,8 +110,18 @@ def test_sweep_interrupted_then_resumed(
     variants = sorted(r.data.tags[tracking.VARIANT_TAG] for r in runs)
     assert variants == ["baseline", "dllm2rec", "dllm2rec"]
     fingerprint = json.loads((ml100k / "meta.json").read_text())["fingerprint"]
+    names = {r.info.run_name for r in runs}  # what differs is in the name, one per trial
+    assert len(names) == 3
+    code = source_tags().get(COMMIT_TAG)
+    assert parent.data.tags.get(COMMIT_TAG) == code
     for run in runs:
         distilled = run.data.tags[tracking.VARIANT_TAG] == "dllm2rec"
+        trial = trial_index(run.data.tags[tracking.TRIAL_TAG])
+        variant = "dllm2rec-lam" if distilled else "baseline-lr"
+        assert run.info.run_name.startswith(f"ml-100k-gru4rec-{variant}")
+        assert run.info.run_name.endswith(f"-seed0-t{trial}")
+        assert run.data.tags["teacher_model"] == "synthetic (tests)"  # baselines show it too
+        assert run.data.tags.get(COMMIT_TAG) == code
         assert run.data.tags["student"] == "gru4rec"
         assert run.data.tags["dataset_fingerprint"] == fingerprint
         assert bool(run.data.tags["teacher_artifact"]) == distilled
@@ -112,6 +144,9 @@ def test_sweep_interrupted_then_resumed(
     assert "ranked no val/test rows" in page
 
     best = max(runs, key=lambda r: r.data.metrics["best_val_ndcg_20"])
+    assert result.champion.promoted and result.champion.reason == "no champion yet"
+    assert parent.data.metrics["best_val_ndcg_20"] == best.data.metrics["best_val_ndcg_20"]
+    assert "gru4rec_baseline_test_ndcg_20" in parent.data.metrics
     version = client.get_model_version_by_alias("distillrec-ml-100k", "champion")
     assert version.run_id == best.info.run_id
     assert float(version.tags["test_ndcg_20"]) == pytest.approx(
@@ -136,3 +171,5 @@ def test_sweep_interrupted_then_resumed(
     assert cli.exit_code == 0, cli.output
     assert "| gru4rec | best DLLM2Rec |" in cli.output
     assert (out / "report.csv").read_text() == result.report_files["csv"].read_text()
+    own = result.report_files["csv"].parent  # one folder per sweep
+    assert own == tmp_path / "reports" / "ml-100k" / f"ml-100k-smoke-{result.parent_run_id[:8]}"

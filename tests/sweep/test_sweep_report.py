@@ -6,8 +6,17 @@ import math
 
 import pytest
 
+from distillrec.errors import UserError
 from distillrec.sweep import tracking
-from distillrec.sweep.report import report_table, to_markdown
+from distillrec.sweep.report import (
+    MISSING_LABEL,
+    chart,
+    report_folder,
+    report_for_dataset,
+    report_table,
+    summary_metrics,
+    to_markdown,
+)
 
 
 def add_trial(uri: str, parent: str, student: str, variant: str, val: float, test: float) -> str:
@@ -63,6 +72,50 @@ def test_report_picks_best_distillation_on_validation_and_computes_gains(mlflow_
     row = "| gru4rec | best DLLM2Rec | 0.0800 | 0.0400 | 0.0500 | 0.0250 | +25.0% | +25.0% |"
     assert row in text
     assert "| sasrec | best DLLM2Rec | - | - | - | - | - | - |" in text
+
+    metrics = summary_metrics(table)  # what the parent run carries
+    assert metrics["gru4rec_dllm2rec_best_val_ndcg_20"] == pytest.approx(0.040)
+    assert metrics["gru4rec_baseline_test_ndcg_20"] == pytest.approx(0.020)
+    assert metrics["gru4rec_gain_test_ndcg_20_pct"] == pytest.approx(25.0)
+    assert metrics["best_val_ndcg_20"] == pytest.approx(0.050)
+    assert (
+        "sasrec_dllm2rec_test_ndcg_20" not in metrics
+        and "sasrec_gain_test_ndcg_20_pct" not in metrics
+    )
+
+    import matplotlib.pyplot as plt
+
+    fig = chart(table, "t")  # values on the bars, the missing setting labelled
+    labels = [[t.get_text() for t in ax.texts] for ax in fig.axes]
+    plt.close(fig)
+    assert labels[1] == ["0.0400", "0.0200", MISSING_LABEL, "0.0250"]  # sasrec, gru4rec
+
+
+def test_each_sweep_keeps_its_own_report(mlflow_store, tmp_path):
+    uri = mlflow_store
+    parents = []
+    for sweep in ("first", "second"):
+        tags = {
+            tracking.KIND_TAG: "sweep",
+            tracking.SWEEP_TAG: sweep,
+            tracking.DATASET_TAG: "toy",
+        }
+        parent = tracking.start_parent_run(
+            uri, "report-test", run_name=sweep, tags=tags, params={"students": ["gru4rec"]}
+        )
+        add_trial(uri, parent, "gru4rec", "baseline", val=0.030, test=0.020)
+        parents.append(parent)
+    root = tmp_path / "reports"
+    latest = report_for_dataset(uri, "report-test", "toy", root=root)
+    earlier = report_for_dataset(uri, "report-test", "toy", parent_run_id=parents[0], root=root)
+    assert latest["md"].parent == report_folder(root, "toy", "second", parents[1])
+    assert earlier["md"].parent == report_folder(root, "toy", "first", parents[0])
+    assert latest["md"].is_file() and earlier["md"].is_file()
+    assert latest["md"].parent.name == f"second-{parents[1][:8]}"
+    logged = tracking.client(uri).get_run(parents[0]).data.metrics
+    assert logged["gru4rec_baseline_best_val_ndcg_20"] == pytest.approx(0.030)
+    with pytest.raises(UserError, match="not a sweep parent run"):
+        report_for_dataset(uri, "report-test", "other", parent_run_id=parents[0], root=root)
 
 
 def test_the_page_says_how_the_baselines_were_tuned():

@@ -55,7 +55,7 @@ def test_train_with_a_partial_teacher_logs_everything(
     assert run.data.tags["dataset_fingerprint"] and "test_ndcg_20" in run.data.metrics
     history = mlflow.MlflowClient().get_metric_history(result.mlflow_run_id, "val_ndcg_20")
     assert [m.step for m in history] == [1, 2]
-    packaged = load_student(f"runs:/{result.mlflow_run_id}/model")
+    packaged = load_student(result.model_uri)
     assert packaged.student_name == "caser" and packaged.model.teacher_fusion is None
     (ranked,) = packaged.recommend([[1, 2, 3, 4, 5, 6, 7]], k=5)
     assert len(ranked) == 5 and not {i for i, _ in ranked} & {3, 4, 5, 6, 7}
@@ -139,6 +139,6 @@ def test_one_epoch_on_ml100k_beats_popularity(ml100k, tmp_path, mlflow_store):
     popularity = train(cfg.model_copy(update={"student": "popularity"}))
     assert result.best_epoch == 1 and popularity.best_epoch == 0
     assert 0 < popularity.test["ndcg@20"] < result.test["ndcg@20"]
-    packaged = load_student(f"runs:/{result.mlflow_run_id}/model")
+    packaged = load_student(result.model_uri)
     assert packaged.num_items == 1682 and packaged.max_history == 10
     assert len(packaged.items) == 1682

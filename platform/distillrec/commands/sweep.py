@@ -23,6 +23,14 @@ def sweep_command(
     override: Annotated[
         list[str] | None, typer.Argument(help="key=value overrides, e.g. epochs=5")
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Point @champion at this sweep's best trial even if it does not beat the "
+            "current champion (or was selected on other data).",
+        ),
+    ] = False,
 ) -> None:
     """Ray Tune sweep of students x distillation settings; one Tuner per dataset."""
     from distillrec.sweep.config import load_sweep_config
@@ -30,7 +38,7 @@ def sweep_command(
 
     cfg = load_sweep_config(config, override)
     check_inputs(cfg)
-    results = run_sweep(cfg, resume=resume)
+    results = run_sweep(cfg, resume=resume, force_champion=force)
     for result in results:
         print(summary_line(result))
         for kind, path in result.report_files.items():
@@ -59,12 +67,23 @@ def check_inputs(cfg) -> None:  # noqa: ANN001 - a distillrec.sweep.config.Sweep
 @exit_on_user_error
 def report_command(
     dataset: Annotated[str, typer.Option("--dataset", "-d", help="Dataset name.")],
-    out: Annotated[Path | None, typer.Option("--out", help="Folder (default reports/<d>).")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Folder (default reports/<dataset>/<sweep>-<run id[:8]>, or "
+            "reports/studies/<study>/<dataset>).",
+        ),
+    ] = None,
     kind: Annotated[
         str, typer.Option("--kind", help="sweep (latest sweep) or study (latest study).")
     ] = "sweep",
     study: Annotated[
         str | None, typer.Option("--study", help="Report this study (implies --kind study).")
+    ] = None,
+    run_id: Annotated[
+        str | None,
+        typer.Option("--run-id", help="The sweep's MLflow parent run (default: the latest)."),
     ] = None,
     experiment: Annotated[
         str | None,
@@ -76,8 +95,9 @@ def report_command(
         str | None, typer.Option("--tracking-uri", help="MLflow store (default: project's).")
     ] = None,
 ) -> None:
-    """A sweep's students x {baseline, best DLLM2Rec}, or a study's students x variants with
-    paired 95% CIs, for one dataset."""
+    """A sweep's students x {no distillation, best DLLM2Rec} (default the dataset's latest sweep;
+    each sweep's report gets its own folder), or a study's students x variants with paired 95%
+    CIs, for one dataset."""
     from distillrec.errors import UserError
     from distillrec.runtime import tracking_uri as resolve_tracking_uri
 
@@ -88,14 +108,16 @@ def report_command(
         from distillrec.study.config import DEFAULT_EXPERIMENT as STUDY_EXPERIMENT
         from distillrec.study.report import report_for_study
 
+        if run_id is not None:
+            raise UserError("--run-id: names a sweep's parent run; a study is chosen by --study")
         folder = out or Path("reports") / "studies" / (study or "latest") / dataset
         files = report_for_study(uri, experiment or STUDY_EXPERIMENT, dataset, folder, study)
     elif kind == "sweep":
         from distillrec.sweep.config import DEFAULT_EXPERIMENT as SWEEP_EXPERIMENT
         from distillrec.sweep.report import report_for_dataset
 
-        folder = out or Path("reports") / dataset
-        files = report_for_dataset(uri, experiment or SWEEP_EXPERIMENT, dataset, folder)
+        experiment = experiment or SWEEP_EXPERIMENT
+        files = report_for_dataset(uri, experiment, dataset, out, parent_run_id=run_id)
     else:
         raise UserError(f"--kind: {kind!r} is not sweep or study")
     print(files["md"].read_text(), end="")
@@ -111,8 +133,15 @@ def summary_line(result) -> str:  # noqa: ANN001 - a distillrec.sweep.tuner.Data
     )
     if result.champion is not None:
         c = result.champion
-        text += (
-            f"; champion models:/{c.name}/{c.version} ({c.student}, {c.variant}, "
+        best = (
+            f"best trial models:/{c.name}/{c.version} ({c.student}, {c.variant}, "
             f"val NDCG@20 {c.val_ndcg20:.4f}, test NDCG@20 {c.test_ndcg20:.4f})"
         )
+        if c.promoted:
+            text += f"\n  champion: {best} is now @champion ({c.reason})"
+        else:
+            text += (
+                f"\n  champion: kept models:/{c.name}/{c.champion_version} as @champion; "
+                f"{best} not promoted ({c.reason})"
+            )
     return text

@@ -2,7 +2,8 @@
 
 One MLflow parent run for the whole study; per dataset one Ray Tune experiment (metrics of
 different datasets do not compare) whose trials are ``distillrec.training.train`` calls nested
-under the parent, named ``<dataset>-<student>-<variant>-seed<N>``. The grid is exhaustive and
+under the parent, named by :func:`distillrec.training.naming.run_name` (dataset, student,
+the study's variant, settings, seed, trial). The grid is exhaustive and
 there is no early-stopping scheduler, so every run gets the same epoch budget (early stopping
 on validation inside a run is part of the training recipe, identical for all). ``resume=True``
 restores the latest study folder: finished runs are kept, never rerun.
@@ -111,7 +112,6 @@ def run_dataset(
         tags={tracking.STUDY_TAG: cfg.name, tracking.DATASET_TAG: data.name},
         variants=cfg.variant_overrides(),
         student_presets=cfg.presets(),
-        named_runs=True,
     )
     experiment_path = study_dir / data.name
     plan = None

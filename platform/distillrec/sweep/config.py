@@ -157,7 +157,7 @@ class SweepConfig(StrictModel):
     # base_config: one baseline at the base config's values, run first (not tuned; pre-issue-13)
     baseline_tuning: Literal["rerun_best", "base_config"] = "rerun_best"
     storage_path: str = "ray_results"  # Ray Tune experiment folders (what --resume reads)
-    report_dir: str = "reports"  # the report goes to <report_dir>/<dataset>/report.{md,csv,png}
+    report_dir: str = "reports"  # <report_dir>/<dataset>/<name>-<parent run id[:8]>/report.*
     verbose: int = Field(1, ge=0, le=3)  # Ray Tune console output
     mlflow: TrackingConfig = Field(default_factory=TrackingConfig)
     register_champion: bool = True  # register the best trial per dataset in the model registry

@@ -30,6 +30,27 @@ METRICS = {  # report column -> MLflow metric of a finished trial run
 GAINS = ("test HR@20", "test NDCG@20")  # relative improvement of DLLM2Rec over no distillation
 
 
+def summary_metrics(table: pd.DataFrame) -> dict[str, float]:
+    """The parent run's metrics: per student and setting the chosen trial's val/test numbers
+    (``gru4rec_dllm2rec_best_val_ndcg_20``), the gains (``gru4rec_gain_test_ndcg_20_pct``) and
+    the sweep's best ``best_val_ndcg_20``, so parent rows compare in the MLflow runs table."""
+    variant_of = {label: variant for variant, label in SETTINGS.items()}
+    out: dict[str, float] = {}
+    for _, row in table.iterrows():
+        prefix = f"{row['student']}_{variant_of[row['setting']]}"
+        for column, key in METRICS.items():
+            if not math.isnan(row[column]):
+                out[f"{prefix}_{key}"] = float(row[column])
+        for column in GAINS:
+            gain = row[f"gain {column} (%)"]
+            if not math.isnan(gain):
+                out[f"{row['student']}_gain_{METRICS[column]}_pct"] = float(gain)
+    values = table["val NDCG@20"].dropna()
+    if len(values):
+        out[SELECTION_KEY] = float(values.max())
+    return out
+
+
 def report_table(uri: str, parent_run_id: str) -> pd.DataFrame:
     """One row per student and setting; ``gain ...`` columns are relative changes in percent."""
     runs = [
@@ -107,29 +128,54 @@ def to_markdown(
     return "\n".join(lines) + "\n"
 
 
+MISSING_LABEL = "none finished"  # a setting without a finished trial, where its bar would be
+
+
 def plot(table: pd.DataFrame, path: Path, title: str) -> None:
-    """Grouped bars: test HR@20 and NDCG@20 per student, without and with distillation."""
+    """Write :func:`chart` as a PNG (atomically)."""
+    import matplotlib.pyplot as plt
+
+    fig = chart(table, title)
+    with atomic_file(path, "wb") as handle:
+        fig.savefig(handle, format="png", dpi=120)
+    plt.close(fig)
+
+
+def chart(table: pd.DataFrame, title: str) -> Any:
+    """Grouped bars: test HR@20 and NDCG@20 per student, without and with distillation; every
+    bar carries its value and a setting without a finished trial is labelled, not left blank."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     students = list(dict.fromkeys(table["student"]))
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
     width = 0.38
     for ax, column in zip(axes, ("test HR@20", "test NDCG@20"), strict=True):
+        top = max(float(table[column].max(skipna=True) or 0.0), 1e-6) if len(table) else 1.0
+        top = top if math.isfinite(top) else 1.0
         for offset, setting in ((-width / 2, SETTINGS[BASELINE]), (width / 2, SETTINGS[DISTILL])):
             part = table[table["setting"] == setting].set_index("student").reindex(students)
+            values = part[column].to_numpy(dtype=float)
             xs = [i + offset for i in range(len(students))]
-            ax.bar(xs, part[column].fillna(0).to_numpy(), width, label=setting)
+            bars = ax.bar(xs, [0.0 if math.isnan(v) else v for v in values], width, label=setting)
+            labels = [MISSING_LABEL if math.isnan(v) else f"{v:.4f}" for v in values]
+            ax.bar_label(bars, labels=labels, padding=2, fontsize=8)
+        ax.set_ylim(0, top * 1.15)  # room for the value labels
         ax.set_xticks(range(len(students)), students)
         ax.set_title(column)
-    axes[0].legend()
+    handles, names = axes[0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="lower center", ncol=2, frameon=False)
     fig.suptitle(title)
-    fig.tight_layout()
-    with atomic_file(path, "wb") as handle:
-        fig.savefig(handle, format="png", dpi=120)
-    plt.close(fig)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))  # the legend sits below the axes, clear of the bars
+    return fig
+
+
+def report_folder(root: str | Path, dataset: str, sweep: str, parent_run_id: str) -> Path:
+    """``<root>/<dataset>/<sweep>-<parent run id[:8]>``: one folder per sweep (a resumed sweep
+    keeps its parent run, so it rewrites its own report, never another sweep's)."""
+    return Path(root) / dataset / f"{sweep}-{parent_run_id[:8]}"
 
 
 def write_report(uri: str, parent_run_id: str, dataset: str, out_dir: Path) -> dict[str, Path]:
@@ -152,6 +198,8 @@ def write_report(uri: str, parent_run_id: str, dataset: str, out_dir: Path) -> d
     plot(table, files["png"], title)
     for path in files.values():
         mlf.log_artifact(parent_run_id, str(path), artifact_path="report")
+    for key, value in summary_metrics(table).items():
+        mlf.log_metric(parent_run_id, key, value)
     return files
 
 
@@ -165,14 +213,42 @@ def sweep_teacher_summary(uri: str, parent: Any) -> dict[str, Any]:
     return teacher_summary(datasets[0], teacher) if datasets else {}
 
 
-def report_for_dataset(uri: str, experiment: str, dataset: str, out_dir: Path) -> dict[str, Path]:
-    """The report of ``dataset``'s latest sweep in ``experiment``."""
-    parent = tracking.latest_parent_run(uri, experiment, dataset)
-    if parent is None:
-        raise UserError(
-            f"dataset {dataset}: no sweep found in MLflow experiment {experiment!r} at {uri}"
-        )
-    return write_report(uri, parent.info.run_id, dataset, out_dir)
+def report_for_dataset(
+    uri: str,
+    experiment: str,
+    dataset: str,
+    out_dir: Path | None = None,
+    *,
+    parent_run_id: str | None = None,
+    root: str | Path = "reports",
+) -> dict[str, Path]:
+    """The report of one sweep of ``dataset`` (``parent_run_id``, default the latest), written to
+    ``out_dir`` or its own :func:`report_folder` under ``root``."""
+    if parent_run_id is None:
+        parent = tracking.latest_parent_run(uri, experiment, dataset)
+        if parent is None:
+            raise UserError(
+                f"dataset {dataset}: no sweep found in MLflow experiment {experiment!r} at {uri}"
+            )
+    else:
+        parent = sweep_parent(uri, parent_run_id, dataset)
+    sweep = parent.data.tags.get(tracking.SWEEP_TAG, "sweep")
+    out = out_dir or report_folder(root, dataset, sweep, parent.info.run_id)
+    return write_report(uri, parent.info.run_id, dataset, out)
+
+
+def sweep_parent(uri: str, run_id: str, dataset: str) -> Any:
+    """The sweep parent run ``run_id`` of ``dataset``; a clear error for anything else."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        run = tracking.client(uri).get_run(run_id)
+    except MlflowException:
+        raise UserError(f"--run-id {run_id}: no such MLflow run at {uri}") from None
+    tags = run.data.tags
+    if tags.get(tracking.KIND_TAG) != "sweep" or tags.get(tracking.DATASET_TAG) != dataset:
+        raise UserError(f"--run-id {run_id}: not a sweep parent run of dataset {dataset}")
+    return run
 
 
 def _students(uri: str, parent_run_id: str, runs: list[Any]) -> list[str]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from distillrec.contracts import BASELINE, DISTILL, VAL_METRIC
+from distillrec.distill.variants import NO_DISTILLATION
 from distillrec.sweep.config import Distribution, SweepConfig
 from distillrec.sweep.scheduler import PerStudentASHA
 
@@ -37,12 +38,16 @@ def baseline_points(cfg: SweepConfig, base_values: dict[str, Any]) -> list[dict[
     """One fully specified no-distillation point per student (nothing left to sample).
 
     Every search key gets a legal value (the base config's value when it is legal), so the
-    baseline shares the distillation trials' optimiser settings; the trial itself sets
-    ``lam = ed_weight = 0`` and drops the teacher.
+    baseline shares the distillation trials' optimiser settings, except the distillation weights,
+    which are :data:`~distillrec.distill.variants.NO_DISTILLATION`'s (the trial also enforces
+    them and drops the teacher).
     """
     if not cfg.baseline or cfg.baseline_tuning != "base_config":
         return []  # rerun_best: the baselines run after the search (sweep.tuner)
     fixed = {key: dist.reference(base_values.get(key)) for key, dist in cfg.search_space.items()}
+    # What the baseline trains with, not a sample it ignores: the live table and the trial's
+    # config then show lam 0 / ed_weight 0 for baselines.
+    fixed.update({k: v for k, v in NO_DISTILLATION.items() if k in cfg.search_space})
     return [{"student": s, "variant": BASELINE, **fixed} for s in cfg.students]
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from distillrec.contracts import BASELINE, DISTILL, VAL_METRIC, metric_key, split_metrics
 from distillrec.distill.variants import NO_DISTILLATION
 from distillrec.sweep import tracking
+from distillrec.training.naming import trial_index, variant_of
 
 CONTROL_KEYS = ("student", "variant")
 
@@ -24,8 +25,9 @@ class SweepTrial:
     Sweeps and studies run this same trainable. ``variants`` maps a trial's ``variant`` to its
     distillation overrides (a sweep: ``baseline`` only; a study: every variant it compares);
     ``student_presets`` maps a trial's ``student`` to ``TrainConfig`` overrides (a study's
-    ``dros`` = SASRec with the DROS term); ``named_runs`` names the MLflow run
-    ``<dataset>-<student>-<variant>-seed<N>`` (studies).
+    ``dros`` = SASRec with the DROS term). Runs are named by
+    :func:`distillrec.training.naming.run_name` with the trial's variant (``rd_only``, ...) and
+    Tune trial index.
     """
 
     dataset_path: str
@@ -41,7 +43,6 @@ class SweepTrial:
         default_factory=lambda: {BASELINE: dict(NO_DISTILLATION)}
     )
     student_presets: dict[str, dict[str, Any]] = field(default_factory=dict)
-    named_runs: bool = False
 
     def __post_init__(self) -> None:
         self.__name__ = "distillrec_trial"  # Ray Tune names trials after the trainable
@@ -91,12 +92,6 @@ class SweepTrial:
             tracking.SEED_TAG: str(train_config.seed),
             tracking.TRIAL_TAG: tune.get_context().get_trial_id(),
         }
-        run_name = None
-        if self.named_runs:
-            dataset = self.tags.get(tracking.DATASET_TAG, "")
-            student, variant = config["student"], run_tags[tracking.VARIANT_TAG]
-            run_name = f"{dataset}-{student}-{variant}-seed{train_config.seed}"
-
         previous = tracking.finished_trial_run(
             self.tracking_uri, self.parent_run_id, run_tags[tracking.TRIAL_TAG]
         )
@@ -110,7 +105,14 @@ class SweepTrial:
             if epoch < self.epochs:
                 tune.report({**tune_metrics(metrics), "epoch": epoch})
 
-        result = train(train_config, report_fn=report_fn, run_tags=run_tags, run_name=run_name)
+        trial = trial_index(run_tags[tracking.TRIAL_TAG])
+        result = train(
+            train_config,
+            report_fn=report_fn,
+            run_tags=run_tags,
+            trial=trial,
+            variant=run_tags[tracking.VARIANT_TAG],
+        )
         tune.report(
             {
                 **split_metrics("val", result.val),
@@ -119,12 +121,6 @@ class SweepTrial:
                 "mlflow_run_id": result.mlflow_run_id or "",
             }
         )
-
-
-def variant_of(config: Any) -> str:
-    """``dllm2rec`` when a teacher is used with a non-zero distillation weight, else baseline."""
-    uses_teacher = config.distill.lam > 0 or config.distill.ed_weight > 0
-    return DISTILL if config.teacher and uses_teacher else BASELINE
 
 
 def threads_for(cpus: float) -> int:

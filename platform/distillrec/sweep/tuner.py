@@ -18,12 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from distillrec.contracts import BASELINE, DISTILL, TEST_SELECTION_KEY, VAL_METRIC
-from distillrec.distill.variants import is_distillation_key
+from distillrec.distill.variants import NO_DISTILLATION, is_distillation_key
 from distillrec.errors import UserError
+from distillrec.provenance import source_tags
 from distillrec.runtime import tracking_uri
 from distillrec.sweep import tracking
 from distillrec.sweep.config import DatasetSpec, SweepConfig
 from distillrec.sweep.failures import judge_failures
+from distillrec.sweep.progress import configured_table, live_table
 from distillrec.sweep.space import MODE, build_scheduler, build_search
 from distillrec.sweep.trial import CONTROL_KEYS, SweepTrial
 
@@ -68,16 +70,24 @@ class DatasetSweep:
 
 
 def run_sweep(
-    cfg: SweepConfig, *, resume: bool = False, callbacks: list[Any] | None = None
+    cfg: SweepConfig,
+    *,
+    resume: bool = False,
+    callbacks: list[Any] | None = None,
+    force_champion: bool = False,
 ) -> list[DatasetSweep]:
-    """Sweep every dataset of ``cfg`` in turn (``callbacks``: extra Ray Tune callbacks)."""
+    """Sweep every dataset of ``cfg`` in turn (``callbacks``: extra Ray Tune callbacks;
+    ``force_champion``: the best trial takes ``@champion`` even if it is not better)."""
     from distillrec.runtime import check_tracking_store, ensure_ray
 
     check_tracking_store(tracking_uri(cfg.mlflow.tracking_uri))  # before Ray starts
     ensure_ray()
     logging.getLogger("ray.tune.search.variant_generator").addFilter(_QuietBaselinePresets())
     return [
-        run_dataset_sweep(cfg, spec, resume=resume, callbacks=callbacks) for spec in cfg.datasets
+        run_dataset_sweep(
+            cfg, spec, resume=resume, callbacks=callbacks, force_champion=force_champion
+        )
+        for spec in cfg.datasets
     ]
 
 
@@ -87,6 +97,7 @@ def run_dataset_sweep(
     *,
     resume: bool = False,
     callbacks: list[Any] | None = None,
+    force_champion: bool = False,
 ) -> DatasetSweep:
     """One dataset's Tuner, from a fresh start or resumed; then champion and report."""
     uri = tracking_uri(cfg.mlflow.tracking_uri)  # absolute: trials run elsewhere
@@ -96,7 +107,10 @@ def run_dataset_sweep(
     teacher = check_teacher(spec, fingerprint, max_candidate_topk(cfg))
     check_resources(cfg)
     experiment_path = pick_experiment_path(cfg, spec.name, resume)
-    parent_run_id = open_parent_run(cfg, spec, uri, experiment_path, fingerprint, teacher, resume)
+    teacher_info = compared_teacher_tags(teacher, dataset_path)
+    parent_run_id = open_parent_run(
+        cfg, spec, uri, experiment_path, fingerprint, teacher, resume, teacher_info
+    )
     trial = SweepTrial(
         dataset_path=str(dataset_path),
         teacher=teacher,
@@ -106,7 +120,12 @@ def run_dataset_sweep(
         tracking_uri=uri,
         experiment=cfg.mlflow.experiment,
         parent_run_id=parent_run_id,
-        tags={tracking.SWEEP_TAG: cfg.name, tracking.DATASET_TAG: spec.name},
+        tags={
+            tracking.SWEEP_TAG: cfg.name,
+            tracking.DATASET_TAG: spec.name,
+            **source_tags(),
+            **teacher_info,
+        },
     )
     plan = None
     if not (resume and can_restore(experiment_path)):
@@ -129,6 +148,7 @@ def run_dataset_sweep(
         max_failures=cfg.max_failures,
         verbose=cfg.verbose,
         callbacks=callbacks,
+        progress_reporter=live_table(cfg),
     )
     grid, interrupted = run.fit(plan, uri, parent_run_id)
     grids = [grid]
@@ -139,7 +159,14 @@ def run_dataset_sweep(
             baseline_grid, interrupted = run_tuned_baselines(run, trial, tuned, uri, resume)
             grids.append(baseline_grid)
     return finish_dataset_sweep(
-        cfg, spec, uri, parent_run_id, experiment_path, grids, interrupted=interrupted
+        cfg,
+        spec,
+        uri,
+        parent_run_id,
+        experiment_path,
+        grids,
+        interrupted=interrupted,
+        force_champion=force_champion,
     )
 
 
@@ -188,7 +215,16 @@ def run_tuned_baselines(
     plan = None
     if not (resume and can_restore(path)):
         plan = TunePlan(
-            param_space={"student": tune.grid_search(sorted(tuned)), "variant": BASELINE}
+            param_space={
+                "student": tune.grid_search(sorted(tuned)),
+                "variant": BASELINE,
+                # what the baselines train with, so the live table shows lam 0 / ed_weight 0
+                **{
+                    k: v
+                    for k, v in NO_DISTILLATION.items()
+                    if is_distillation_key(k) and v is not None
+                },
+            }
         )
     return baselines.fit(plan, uri, trial.parent_run_id)
 
@@ -228,6 +264,7 @@ class TuneRun:
     max_failures: int
     verbose: int = 1
     callbacks: list[Any] | None = None
+    progress_reporter: Any = None  # None: Tune's default output (studies)
 
     def build_tuner(self, plan: TunePlan | None) -> Any:
         """A new Tuner from ``plan``, or (``plan`` None) the one restored from disk."""
@@ -254,6 +291,7 @@ class TuneRun:
             failure_config=tune.FailureConfig(max_failures=self.max_failures),
             verbose=self.verbose,
             callbacks=self.callbacks,
+            progress_reporter=self.progress_reporter,
         )
         return tune.Tuner(
             trainable, param_space=plan.param_space, tune_config=tune_config, run_config=run_config
@@ -267,7 +305,11 @@ class TuneRun:
         tune_logger = logging.getLogger("ray.tune.tune")
         tune_logger.addHandler(watch)
         try:
-            grid = tuner.fit()
+            if self.progress_reporter is None:
+                grid = tuner.fit()
+            else:
+                with configured_table():
+                    grid = tuner.fit()
         except BaseException:
             tracking.close_stale_children(uri, parent_run_id)
             tracking.finish_parent(uri, parent_run_id, failed=True)
@@ -286,10 +328,11 @@ def finish_dataset_sweep(
     grids: list[Any],
     *,
     interrupted: bool = False,
+    force_champion: bool = False,
 ) -> DatasetSweep:
     """Close stopped trial runs; unless interrupted, register the champion and write the report."""
     from distillrec.sweep.registration import register_champion
-    from distillrec.sweep.report import write_report
+    from distillrec.sweep.report import report_folder, write_report
 
     tracking.close_stale_children(uri, parent_run_id)
     num_trials = sum(len(grid) for grid in grids)
@@ -307,8 +350,10 @@ def finish_dataset_sweep(
     )
     result.error, result.warning = verdict.error, verdict.warning
     if cfg.register_champion and verdict.register:
-        result.champion = register_champion(uri, parent_run_id, spec.name, sweep=cfg.name)
-    out_dir = Path(cfg.report_dir) / spec.name
+        result.champion = register_champion(
+            uri, parent_run_id, spec.name, sweep=cfg.name, force=force_champion
+        )
+    out_dir = report_folder(cfg.report_dir, spec.name, cfg.name, parent_run_id)
     result.report_files = write_report(uri, parent_run_id, spec.name, out_dir)
     failed = num_errors == num_trials or not verdict.register
     tracking.finish_parent(uri, parent_run_id, failed=failed)
@@ -323,8 +368,10 @@ def open_parent_run(
     fingerprint: str,
     teacher: str | None,
     resume: bool,
+    teacher_info: dict[str, str] | None = None,
 ) -> str:
-    """The dataset sweep's parent run: reopened when resuming, else created (id kept on disk)."""
+    """The dataset sweep's parent run: reopened when resuming, else created (id kept on disk);
+    ``teacher_info``: :func:`compared_teacher_tags`."""
     resumed = tracking.resumed_parent(uri, experiment_path, resume)
     if resumed:
         return resumed
@@ -334,6 +381,8 @@ def open_parent_run(
         tracking.DATASET_TAG: spec.name,
         tracking.FINGERPRINT_TAG: fingerprint,
         tracking.TEACHER_TAG: teacher or "",
+        **source_tags(),
+        **(teacher_info or {}),
     }
     params = {
         "students": cfg.students,
@@ -359,6 +408,20 @@ def open_parent_run(
         params=params,
         state={"dataset": spec.name},
     )
+
+
+def compared_teacher_tags(teacher: str | None, dataset_path: Path) -> dict[str, str]:
+    """The teacher's identity, own quality and coverage for every run of the sweep, baselines
+    included (they are compared with it); ``teacher_artifact`` stays on the runs that used it."""
+    from distillrec.teacher.artifact import read_manifest
+    from distillrec.training.teacher_info import teacher_tags
+
+    if teacher is None:
+        return {}
+    num_train = json.loads((dataset_path / "meta.json").read_text()).get("num_train")
+    tags = teacher_tags(read_manifest(teacher), teacher, num_train)
+    tags.pop("teacher_artifact")
+    return tags
 
 
 def pick_experiment_path(cfg: SweepConfig, dataset: str, resume: bool) -> Path:

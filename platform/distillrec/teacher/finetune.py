@@ -220,7 +220,9 @@ def run_finetune(
     run_id, uri = None, None
     if log_mlflow:
         uri = setup_mlflow(cfg.mlflow_tracking_uri, cfg.mlflow_experiment)
-        run = mlflow.start_run(run_name=f"teacher-finetune-{data.meta.name}")
+        from distillrec.provenance import source_tags
+
+        run = mlflow.start_run(run_name=f"teacher-finetune-{data.meta.name}", tags=source_tags())
         run_id = run.info.run_id
         mlflow.log_params(
             {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import resource
+import time
 from pathlib import Path
 from typing import Any
 
@@ -111,13 +112,28 @@ def teacher_metrics(data: Any, selected: pd.DataFrame, rankings: pd.DataFrame) -
 
 
 def log_to_mlflow(cfg: TeacherConfig, manifest: dict[str, Any], out: Path) -> str:
-    """One MLflow run per inference: parameters, throughput and teacher quality metrics."""
-    import mlflow
+    """One MLflow run per inference: parameters, throughput and teacher quality metrics.
 
+    The run is logged when the artifact is complete but dated back to when the job started
+    (``total_seconds`` earlier), so its duration in the UI is the job's. Quality metrics follow
+    the students' naming (``val_hr_20``).
+    """
+    import mlflow
+    from mlflow import MlflowClient
+
+    from distillrec.provenance import source_tags
     from distillrec.runtime import setup_mlflow
 
-    setup_mlflow(cfg.mlflow_tracking_uri, cfg.mlflow_experiment)
-    with mlflow.start_run(run_name=f"teacher-infer-{manifest['dataset_name']}") as run:
+    uri = setup_mlflow(cfg.mlflow_tracking_uri, cfg.mlflow_experiment)
+    experiment = mlflow.get_experiment_by_name(cfg.mlflow_experiment)
+    started_ms = int((time.time() - float(manifest["total_seconds"])) * 1000)
+    created = MlflowClient(uri).create_run(
+        experiment.experiment_id,
+        start_time=started_ms,
+        run_name=f"teacher-infer-{manifest['dataset_name']}",
+        tags=source_tags(),
+    )
+    with mlflow.start_run(run_id=created.info.run_id) as run:
         mlflow.log_params(
             {
                 "stage": "infer",

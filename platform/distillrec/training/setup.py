@@ -3,6 +3,7 @@ DROS propensities, the aligned teacher rankings; plus the per-batch DLLM2Rec los
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ from distillrec.training.batches import ExampleTensors, align_teacher, sample_ne
 from distillrec.training.config import TrainConfig
 from distillrec.training.finite import check_loss
 from distillrec.training.metrics import evaluate, split_ranks
+from distillrec.training.naming import model_name, run_name, variant_of
+from distillrec.training.teacher_info import teacher_tags
 
 
 @dataclass(frozen=True)
@@ -48,10 +51,16 @@ class TrainingSetup:
     teacher: TeacherTargets | None = None
     teacher_path: str | None = None
     teacher_manifest: dict[str, Any] = field(default_factory=dict)
+    variant_name: str | None = None  # a study's named variant (``rd_only``, ...), if any
 
     @property
-    def run_name(self) -> str:
-        return f"{self.dataset.meta.name}-{self.config.student}-seed{self.config.seed}"
+    def variant(self) -> str:
+        """The named variant this run belongs to, else ``baseline`` or ``dllm2rec``: what its
+        distillation settings amount to."""
+        return self.variant_name or variant_of(self.config, self.teacher_path)
+
+    def run_name(self, trial: str | None = None) -> str:
+        return run_name(self.config, self.dataset.meta.name, variant=self.variant, trial=trial)
 
     @property
     def teacher_coverage(self) -> float:
@@ -64,10 +73,13 @@ class TrainingSetup:
         return {
             "dataset": self.dataset.meta.name,
             "dataset_fingerprint": self.dataset.fingerprint,
+            "dataset_split": json.dumps(self.dataset.meta.split, sort_keys=True),
             "student": self.config.student,
-            "teacher_artifact": str(Path(self.teacher_path).resolve()) if self.teacher_path else "",
-            "teacher_source": str(self.teacher_manifest.get("source", "")),
+            "variant": self.variant,
+            "teacher_artifact": "",
+            **teacher_tags(self.teacher_manifest, self.teacher_path),
             "teacher_manifest_sha256": self.teacher_manifest_hash,
+            # the share of this run's training rows with a teacher ranking (0 without one)
             "teacher_coverage": f"{self.teacher_coverage:.4f}",
             "distillation": "+".join(parts) or "none",
             "negative_form": cfg.negative_form,
@@ -141,7 +153,7 @@ class TrainingSetup:
         from distillrec.training.packaging import SPEC_FILE, save_student
 
         self.model.fold_teacher_fusion()
-        name = f"{self.run_name}-{(run_id or 'local')[:8]}"
+        name = f"{self.run_name()}-{(run_id or 'local')[:8]}"
         target = Path(self.config.output_dir) / name
         with atomic_dir(target, kind="student model", signature=SPEC_FILE) as tmp:
             save_student(tmp, self.model, self.spec(metrics))
@@ -168,6 +180,7 @@ class TrainingSetup:
             items=self.dataset.items,
             max_history=self.model.max_history,
             metrics=metrics,
+            artifact_path=model_name(self.dataset.meta.name, self.config.student, self.variant),
         )
 
 

@@ -37,6 +37,7 @@ class TrainResult:
     teacher_coverage: float = 0.0
     test_example_ids: np.ndarray | None = None  # with test_ranks: the per-example test results
     test_ranks: np.ndarray | None = None  # 0-based target rank of each test example
+    model_uri: str | None = None  # ``models:/<model_id>`` of the logged model (None: not logged)
 
     def summary(self) -> dict[str, Any]:
         """The ``--output-json`` payload."""
@@ -45,6 +46,7 @@ class TrainResult:
             "val": self.val,
             "test": self.test,
             "mlflow_run_id": self.mlflow_run_id,
+            "model_uri": self.model_uri,
             "model_dir": self.model_dir,
         }
 
@@ -55,22 +57,27 @@ def train(
     teacher_dir: str | Path | None = None,
     report_fn: ReportFn | None = None,
     run_tags: dict[str, str] | None = None,
-    run_name: str | None = None,
+    trial: str | None = None,
+    variant: str | None = None,
 ) -> TrainResult:
     """Train one student as ``config`` says; ``teacher_dir`` overrides ``config.teacher``.
 
     ``report_fn(epoch, metrics)`` is called after every epoch with ``train_loss``, ``val_hr@k``,
     ``val_ndcg@k`` and ``epoch_seconds``. ``run_tags`` are added to the MLflow run (a sweep passes
-    its parent run and trial ids here); ``run_name`` replaces the default
-    ``<dataset>-<student>-seed<N>``.
+    its parent run and trial ids here); ``trial`` (a Tune trial index) ends the run name and
+    ``variant`` (a study's named variant, e.g. ``rd_only``) replaces the one read off the
+    distillation settings in the run name and tags (see :mod:`distillrec.training.naming`).
+    The run records the git commit of this checkout and, in its description, the teacher.
 
     Test is read once, after training, from the best-validation weights: its per-example ranks
     give the test metrics and are logged as ``per_example/test_ranks.parquet`` (what a study's
     paired bootstrap resamples).
     """
     from distillrec.atomic import check_writable
+    from distillrec.provenance import source_tags
     from distillrec.runtime import check_tracking_store, tracking_uri
     from distillrec.training.metrics import metrics_from_ranks
+    from distillrec.training.teacher_info import NOTE_TAG, run_note
     from distillrec.training.tracking import log_per_example_ranks, log_split_metrics, mlflow_run
 
     check_writable(config.output_dir, folder=True)  # fail now, not after training
@@ -78,8 +85,13 @@ def train(
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
     setup = prepare_training(config, teacher_dir)
-    tags = {**setup.tags(), **(run_tags or {})}
-    with mlflow_run(config, run_name or setup.run_name, tags) as run_id:
+    setup.variant_name = variant
+    tags = {**source_tags(), **setup.tags(), **(run_tags or {})}
+    model_uri = None
+    with mlflow_run(config, setup.run_name(trial), tags) as run_id:
+        import mlflow
+
+        mlflow.set_tag(NOTE_TAG, run_note(tags, mlflow.get_tracking_uri()))
         best_epoch, best_val, history = _fit(setup, config, report_fn)
         test_ranks = setup.ranks("test")
         test = metrics_from_ranks(test_ranks)
@@ -90,7 +102,8 @@ def train(
         log_split_metrics("best", {"epoch": best_epoch})
         model_dir = setup.save_best(run_id, {"val": best_val, "test": test, "epoch": best_epoch})
         if config.mlflow.log_model:
-            setup.log_model({"val": best_val, "test": test, "best_epoch": best_epoch})
+            info = setup.log_model({"val": best_val, "test": test, "best_epoch": best_epoch})
+            model_uri = info.model_uri
     return TrainResult(
         best_epoch=best_epoch,
         val=best_val,
@@ -101,6 +114,7 @@ def train(
         teacher_coverage=setup.teacher_coverage,
         test_example_ids=test_ids,
         test_ranks=test_ranks.numpy(),
+        model_uri=model_uri,
     )
 
 
