@@ -48,6 +48,7 @@ def test_failed_distillation_trials_fail_the_sweep(ml100k: Path, tmp_path: Path)
         "base": {"hidden_size": 16, "batch_size": 4096, "patience": 1},
         "search_space": {"distill.lam": {"choice": [1e39]}},
         "search": {"algorithm": "random", "num_samples": 1, "seed": 0},
+        "baseline_tuning": "base_config",  # the untuned baseline runs beside them
         "scheduler": {"type": "none"},
         "resources": {"cpus_per_trial": 1},
         "max_concurrent_trials": 1,

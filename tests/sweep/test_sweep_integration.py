@@ -58,15 +58,19 @@ def finished_by_trial(uri: str, parent_run_id: str) -> dict[str, list]:
 
 
 def table_rows(output: str) -> list[dict[str, str]]:
-    """The rows of the last live table Tune printed (``| Trial name | status | ... |``)."""
-    header, rows = None, []
+    """The rows of the last live table Tune printed (``| Trial name | status | ... |``) for each
+    Tune experiment (the search, then the re-run tuned baselines), together."""
+    tables: dict[str, list[dict[str, str]]] = {}
+    experiment, header = "", None
     for line in output.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if line.startswith("| Trial name"):
-            header, rows = cells, []
+        if line.startswith("Result logdir:"):
+            experiment = line.rstrip("/").rsplit("/", 2)[-2]  # .../<experiment>/driver_artifacts
+        elif line.startswith("| Trial name"):
+            header, tables[experiment] = cells, []
         elif header and line.startswith("| ") and len(cells) == len(header):
-            rows.append(dict(zip(header, cells, strict=True)))
-    return rows
+            tables[experiment].append(dict(zip(header, cells, strict=True)))
+    return [row for rows in tables.values() for row in rows]
 
 
 def test_sweep_interrupted_then_resumed(
@@ -89,7 +93,8 @@ def test_sweep_interrupted_then_resumed(
 
     capsys.readouterr()
     (result,) = run_sweep(cfg, resume=True)
-    rows = table_rows(capsys.readouterr().out)  # the live table: variant, real settings, val NDCG
+    output = capsys.readouterr().out
+    rows = table_rows(output)  # the live table: variant, real settings, val NDCG
     assert len(rows) == 3 and all(row["val_ndcg_20"] for row in rows)
     assert sorted(row["variant"] for row in rows) == ["baseline", "dllm2rec", "dllm2rec"]
     for row in rows:

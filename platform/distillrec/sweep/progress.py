@@ -15,6 +15,7 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
+from distillrec.distill.variants import NO_DISTILLATION, is_distillation_key
 from distillrec.sweep.config import SweepConfig
 from distillrec.sweep.space import VAL_METRIC
 
@@ -41,21 +42,33 @@ def configured_table() -> Iterator[None]:
             os.environ.pop(NEW_OUTPUT_ENV, None)
 
 
-def parameter_columns(cfg: SweepConfig) -> dict[str, str]:
-    """``student``, ``variant`` and every searched key, short names for ``distill.*``."""
+def parameter_columns(cfg: SweepConfig, *, baselines: bool = False) -> dict[str, str]:
+    """``student``, ``variant`` and every searched key, short names for ``distill.*``.
+
+    ``baselines``: the re-run tuned baselines' table (``baseline_tuning: rerun_best``), whose
+    trials carry the non-distillation keys and the zeroed weights of
+    :data:`~distillrec.distill.variants.NO_DISTILLATION`, not the other distillation keys."""
+    keys = [
+        key
+        for key in cfg.search_space
+        if not baselines or not is_distillation_key(key) or key in NO_DISTILLATION
+    ]
     columns = {"student": "student", "variant": "variant"}
-    columns.update({key: key.removeprefix("distill.") for key in cfg.search_space})
+    columns.update({key: key.removeprefix("distill.") for key in keys})
     return columns
 
 
-def live_table(cfg: SweepConfig) -> Any:
+def live_table(cfg: SweepConfig, *, baselines: bool = False) -> Any:
     """Tune's ``CLIReporter`` with the columns a researcher watches, best trials first."""
     from ray.tune import CLIReporter
 
     return CLIReporter(
         metric_columns=METRIC_COLUMNS,
-        parameter_columns=parameter_columns(cfg),
+        parameter_columns=parameter_columns(cfg, baselines=baselines),
         sort_by_metric=True,  # on the Tuner's metric and mode (set by Tune)
+        # the table at every update, whatever verbosity an earlier Tuner of this process left
+        # behind (Tune's default reads the global verbosity when the reporter is built)
+        print_intermediate_tables=True,
         max_report_frequency=REPORT_EVERY_S,
         max_column_length=24,
     )

@@ -153,10 +153,13 @@ def run_dataset_sweep(
     grid, interrupted = run.fit(plan, uri, parent_run_id)
     grids = [grid]
     if cfg.baseline and cfg.baseline_tuning == "rerun_best" and teacher and not interrupted:
-        if not _incomplete(grid):
-            tuned = tuned_baseline_settings(grid)
+        tuned = {} if _incomplete(grid) else tuned_baseline_settings(grid)
+        if tuned:  # empty when no distillation trial finished: nothing to re-run
             record_tuned_baselines(uri, parent_run_id, tuned)
-            baseline_grid, interrupted = run_tuned_baselines(run, trial, tuned, uri, resume)
+            reporter = live_table(cfg, baselines=True)
+            baseline_grid, interrupted = run_tuned_baselines(
+                run, trial, tuned, uri, resume, reporter
+            )
             grids.append(baseline_grid)
     return finish_dataset_sweep(
         cfg,
@@ -201,17 +204,29 @@ def record_tuned_baselines(uri: str, parent_run_id: str, tuned: dict[str, dict[s
 
 
 def run_tuned_baselines(
-    run: TuneRun, trial: SweepTrial, tuned: dict[str, dict[str, Any]], uri: str, resume: bool
+    run: TuneRun,
+    trial: SweepTrial,
+    tuned: dict[str, dict[str, Any]],
+    uri: str,
+    resume: bool,
+    reporter: Any = None,
 ) -> tuple[Any, bool]:
     """One no-distillation trial per student with its best DLLM2Rec trial's settings, through
-    the same :class:`TuneRun` (own Tune folder ``<experiment>-baselines``, no scheduler)."""
+    the same :class:`TuneRun` (own Tune folder ``<experiment>-baselines``, no scheduler).
+
+    The settings are also each trial's config (:class:`TunedValue`), so ``reporter`` (the live
+    table, or None) shows what every baseline trains with."""
     from ray import tune
 
     presets = {s: {"student": s, **settings} for s, settings in tuned.items()}
     path = run.experiment_path.with_name(run.experiment_path.name + "-baselines")
     baselines = dataclasses.replace(
-        run, trial=dataclasses.replace(trial, student_presets=presets), experiment_path=path
+        run,
+        trial=dataclasses.replace(trial, student_presets=presets),
+        experiment_path=path,
+        progress_reporter=reporter,
     )
+    shared = set.intersection(*(set(settings) for settings in tuned.values())) if tuned else set()
     plan = None
     if not (resume and can_restore(path)):
         plan = TunePlan(
@@ -224,9 +239,21 @@ def run_tuned_baselines(
                     for k, v in NO_DISTILLATION.items()
                     if is_distillation_key(k) and v is not None
                 },
+                **{key: tune.sample_from(TunedValue(tuned, key)) for key in sorted(shared)},
             }
         )
     return baselines.fit(plan, uri, trial.parent_run_id)
+
+
+class TunedValue:
+    """``key``'s tuned value for the trial's student (a picklable ``tune.sample_from`` function:
+    the Tuner state is saved for ``--resume``)."""
+
+    def __init__(self, tuned: dict[str, dict[str, Any]], key: str) -> None:
+        self.tuned, self.key = tuned, key
+
+    def __call__(self, config: dict[str, Any]) -> Any:
+        return self.tuned[config["student"]][self.key]
 
 
 def _incomplete(grid: Any) -> bool:
