@@ -13,6 +13,7 @@ from pydantic import Field, model_validator
 
 from distillrec.config import StrictModel, check_safe_name
 from distillrec.runtime import tracking_uri
+from distillrec.serving.admin import DEFAULT_RELOAD_MIN_INTERVAL_S, admin_token_digest_from_env
 from distillrec.serving.champion import default_model_uri
 from distillrec.serving.http_errors import DEFAULT_MAX_BODY_BYTES
 
@@ -33,6 +34,9 @@ class ServeArgs(StrictModel):
     max_batch_size: int = Field(default=32, ge=1, description="requests per forward pass")
     batch_wait_timeout_s: float = Field(default=0.002, ge=0, description="wait to fill a batch")
     access_log: bool = Field(default=False, description="log every request (costs CPU per request)")
+    reload_min_interval_s: float = Field(
+        default=DEFAULT_RELOAD_MIN_INTERVAL_S, ge=0, description="POST /admin/reload rate limit"
+    )
 
     @model_validator(mode="after")
     def _safe_dataset(self) -> ServeArgs:
@@ -57,6 +61,9 @@ class ServeArgs(StrictModel):
             "torch_threads": self.torch_threads,
             "max_batch_size": self.max_batch_size,
             "batch_wait_timeout_s": self.batch_wait_timeout_s,
+            # POST /admin/reload: off unless $DISTILLREC_ADMIN_TOKEN is set where the app is built
+            "admin_token_digest": admin_token_digest_from_env(),
+            "reload_min_interval_s": self.reload_min_interval_s,
         }
 
 
