@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 MODEL_NAME = "distillrec-servetest"
+ADMIN_TOKEN = "serve-tests-admin-token-0123456789"  # POST /admin/reload needs it (>= 16 chars)
 
 
 @dataclass(frozen=True)
@@ -45,8 +46,16 @@ class Registry:
 
 
 def _log_student(
-    experiment_id: str, student: str, seed: int, items, num_items: int, max_history: int
+    experiment_id: str,
+    student: str,
+    seed: int,
+    items,
+    num_items: int,
+    max_history: int,
+    name: str = MODEL_NAME,
+    alter=None,
 ) -> None:
+    """Log and register a freshly initialised student (``alter(model)`` may edit its weights)."""
     import mlflow
     import torch
 
@@ -56,6 +65,8 @@ def _log_student(
     torch.manual_seed(seed)
     kwargs = {"num_items": num_items, "max_history": max_history, "hidden_size": 16}
     model = build_student(student, **kwargs).eval()
+    if alter is not None:
+        alter(model)
     with mlflow.start_run(experiment_id=experiment_id, run_name=f"serve-test-{student}"):
         log_student_model(
             model,
@@ -63,7 +74,7 @@ def _log_student(
             model_kwargs=kwargs,
             items=items,
             max_history=max_history,
-            registered_model_name=MODEL_NAME,
+            registered_model_name=name,
         )
 
 
@@ -102,18 +113,41 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@pytest.fixture(scope="session")
+def admin_headers() -> dict[str, str]:
+    """What an operator sends to ``POST /admin/reload`` of :func:`admin_app` services."""
+    return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+def admin_app(args: dict, **options):
+    """``recommender_app`` built with ``DISTILLREC_ADMIN_TOKEN`` = :data:`ADMIN_TOKEN`."""
+    import os
+
+    from distillrec.serving.admin import ENV_ADMIN_TOKEN
+    from distillrec.serving.deployment import recommender_app
+
+    previous = os.environ.get(ENV_ADMIN_TOKEN)
+    os.environ[ENV_ADMIN_TOKEN] = ADMIN_TOKEN
+    try:
+        return recommender_app(args, **options)
+    finally:
+        if previous is None:
+            del os.environ[ENV_ADMIN_TOKEN]
+        else:
+            os.environ[ENV_ADMIN_TOKEN] = previous
+
+
 @pytest.fixture(scope="module")
 def service(ray_session, registry: Registry) -> Iterator[str]:
-    """The real application under Serve (one replica, no periodic alias check); its base URL."""
+    """The real application under Serve (one replica, no periodic alias check, admin token set,
+    no reload rate limit); its base URL."""
     from ray import serve
-
-    from distillrec.serving.deployment import recommender_app
 
     port = free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     args = {"model": registry.champion_uri, "tracking_uri": registry.tracking_uri}
-    args |= {"reload_interval_s": 0, "max_body_bytes": 16 * 1024}
-    app = recommender_app(args, autoscaling_config={"min_replicas": 1, "max_replicas": 1})
+    args |= {"reload_interval_s": 0, "max_body_bytes": 16 * 1024, "reload_min_interval_s": 0}
+    app = admin_app(args, autoscaling_config={"min_replicas": 1, "max_replicas": 1})
     serve.run(app, name="distillrec-test", route_prefix="/")
     try:
         yield f"http://127.0.0.1:{port}"
