@@ -16,7 +16,7 @@ from distillrec.errors import UserError
 from distillrec.serving.champion import load_champion
 from distillrec.training.packaging import NonFiniteScoresError, load_student
 
-POISONED_ITEM = 7
+POISONED_ITEM = 30  # outside the load-time probe histories
 
 
 def poison_item(model) -> None:

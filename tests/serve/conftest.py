@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from serve_helpers import ADMIN_TOKEN, admin_app
 
 MODEL_NAME = "distillrec-servetest"
-ADMIN_TOKEN = "serve-tests-admin-token-0123456789"  # POST /admin/reload needs it (>= 16 chars)
 
 
 @dataclass(frozen=True)
@@ -107,6 +107,36 @@ def registry(ml100k: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     yield reg
 
 
+@pytest.fixture(scope="session")
+def register_student(ml100k: Path, registry: Registry):
+    """``register(name, student, seed, alter=None)``: one more version in the registry's store,
+    on ml-100k's catalogue (``alter(model)`` may edit the weights first)."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    from distillrec.data import load_prepared
+
+    dataset = load_prepared(ml100k)
+    client = MlflowClient(registry.tracking_uri, registry.tracking_uri)
+    experiment_id = client.get_experiment_by_name("serve-tests").experiment_id
+
+    def register(name: str, student: str, seed: int, alter=None) -> None:
+        previous = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+        mlflow.set_tracking_uri(registry.tracking_uri)
+        mlflow.set_registry_uri(registry.tracking_uri)
+        try:
+            meta = dataset.meta
+            _log_student(
+                experiment_id, student, seed, dataset.items, meta.num_items, meta.max_history,
+                name=name, alter=alter,
+            )  # fmt: skip
+        finally:
+            mlflow.set_tracking_uri(previous[0])
+            mlflow.set_registry_uri(previous[1])
+
+    return register
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -117,24 +147,6 @@ def free_port() -> int:
 def admin_headers() -> dict[str, str]:
     """What an operator sends to ``POST /admin/reload`` of :func:`admin_app` services."""
     return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-
-
-def admin_app(args: dict, **options):
-    """``recommender_app`` built with ``DISTILLREC_ADMIN_TOKEN`` = :data:`ADMIN_TOKEN`."""
-    import os
-
-    from distillrec.serving.admin import ENV_ADMIN_TOKEN
-    from distillrec.serving.deployment import recommender_app
-
-    previous = os.environ.get(ENV_ADMIN_TOKEN)
-    os.environ[ENV_ADMIN_TOKEN] = ADMIN_TOKEN
-    try:
-        return recommender_app(args, **options)
-    finally:
-        if previous is None:
-            del os.environ[ENV_ADMIN_TOKEN]
-        else:
-            os.environ[ENV_ADMIN_TOKEN] = previous
 
 
 @pytest.fixture(scope="module")
