@@ -9,13 +9,14 @@ import typer
 from distillrec.atomic import write_json_atomic
 from distillrec.errors import UserError, exit_on_user_error
 from distillrec.serving import bench
+from distillrec.serving.settings import DEFAULT_HOST, DEFAULT_PORT
 
 P99_GOAL_MS = 50.0
 
 
 @exit_on_user_error
 def main(
-    url: str = typer.Option("http://127.0.0.1:8000", help="The running service."),
+    url: str = typer.Option(f"http://{DEFAULT_HOST}:{DEFAULT_PORT}", help="The running service."),
     rate: float = typer.Option(200.0, min=1, help="Fixed-rate phase: requests per second."),
     duration: float = typer.Option(20.0, min=1, max=600, help="Fixed-rate phase: seconds."),
     concurrency: int = typer.Option(32, min=1, max=512, help="Saturation phase: clients."),

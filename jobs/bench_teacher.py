@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from distillrec.commands.teacher import DEFAULT_CONFIG
 from distillrec.config import load_config
 from distillrec.errors import exit_on_user_error
 from distillrec.teacher.benchmark import run_benchmark
@@ -19,7 +20,7 @@ from distillrec.teacher.config import TeacherConfig
 @exit_on_user_error
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("-c", "--config", default="configs/teacher/smollm2-135m.yaml")
+    parser.add_argument("-c", "--config", default=DEFAULT_CONFIG)
     parser.add_argument("--prompts", type=int, default=128, help="real prompts (greedy runs)")
     parser.add_argument("--beam-prompts", type=int, default=16, help="prompts for 4-beam run")
     parser.add_argument("--json", default=None, help="also write the results here")

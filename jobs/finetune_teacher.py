@@ -1,27 +1,17 @@
 """LoRA fine-tuning of the teacher: `python jobs/finetune_teacher.py -c CONFIG [key=value ...]`.
 
-Thin recipe: load the teacher config, apply overrides, run the library's fine-tuning.
+Same arguments as ``distillrec teacher finetune``: load the teacher config, apply overrides, run
+the library's fine-tuning (Ray Train).
 """
 
 from __future__ import annotations
 
-import argparse
-
-from distillrec.config import load_config
-from distillrec.errors import exit_on_user_error
-from distillrec.teacher.config import TeacherConfig
-from distillrec.teacher.finetune import run_finetune
+from distillrec.commands.as_job import run_as_job
+from distillrec.commands.teacher import finetune_command
 
 
-@exit_on_user_error
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("-c", "--config", default="configs/teacher/smollm2-135m.yaml")
-    parser.add_argument("--out", default=None, help="merged model folder")
-    parser.add_argument("overrides", nargs="*", help="key=value overrides")
-    args = parser.parse_args(argv)
-    cfg = load_config(TeacherConfig, args.config, args.overrides)
-    run_finetune(cfg, out_dir=args.out)
+    run_as_job(finetune_command, argv)
 
 
 if __name__ == "__main__":

@@ -1,33 +1,19 @@
-"""`distillrec sweep` as a Ray job entrypoint (attaches to the cluster in RAY_ADDRESS).
+"""`distillrec sweep` as a Ray job entrypoint (attaches to the cluster in RAY_ADDRESS):
 
-ray job submit --working-dir . -- python jobs/sweep.py --config configs/sweeps/ml-100k.yaml
-python jobs/sweep.py --config configs/sweeps/ml-100k-smoke.yaml [--resume] [epochs=2 ...]
+    ray job submit --working-dir . -- python jobs/sweep.py --config configs/sweeps/ml-100k.yaml
+    python jobs/sweep.py --config configs/sweeps/ml-100k-smoke.yaml [--resume] [epochs=2 ...]
+
+Same arguments and output as the command; exits 130 when interrupted (continue with --resume).
 """
 
 from __future__ import annotations
 
-import argparse
+from distillrec.commands.as_job import run_as_job
+from distillrec.commands.sweep import sweep_command
 
-from distillrec.errors import exit_on_user_error
 
-
-@exit_on_user_error
-def main() -> None:
-    parser = argparse.ArgumentParser(description="Ray Tune sweep of students x distillation.")
-    parser.add_argument("--config", required=True, help="sweep YAML (configs/sweeps/)")
-    parser.add_argument("--resume", action="store_true", help="continue the latest sweep")
-    parser.add_argument("overrides", nargs="*", help="key=value overrides, e.g. epochs=2")
-    args = parser.parse_args()
-
-    from distillrec.commands.sweep import summary_line
-    from distillrec.sweep.config import load_sweep_config
-    from distillrec.sweep.tuner import run_sweep
-
-    results = run_sweep(load_sweep_config(args.config, args.overrides), resume=args.resume)
-    for result in results:
-        print(summary_line(result))
-    if any(r.interrupted for r in results):
-        raise SystemExit(130)  # continue with --resume
+def main(argv: list[str] | None = None) -> None:
+    run_as_job(sweep_command, argv)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 def schema_for(folder: str):
     """The schema of each config folder; a new folder must be added here."""
     from distillrec.data.config import DatasetConfig
-    from distillrec.demo import DemoConfig
+    from distillrec.demo_config import DemoConfig
     from distillrec.sweep.config import SweepConfig
     from distillrec.teacher.config import TeacherConfig
     from distillrec.training.config import TrainConfig

@@ -6,14 +6,15 @@ from pathlib import Path
 from typing import Any
 
 from distillrec.config import apply_overrides, read_yaml, validate
-from distillrec.demo import DemoConfig, config_path
+from distillrec.contracts import dataset_path
+from distillrec.demo_config import DemoConfig, config_path
 
 
 def stage_data(cfg: DemoConfig) -> dict[str, Any]:
     """Prepare the dataset into ``data/<name>`` (mirror, cache or download)."""
     from distillrec.data import load_prepared, prepare_dataset
 
-    out = prepare_dataset(cfg.dataset, out_dir=Path("data") / cfg.dataset)
+    out = prepare_dataset(cfg.dataset, out_dir=dataset_path(cfg.dataset))
     meta = load_prepared(out).meta
     return {
         "data_dir": str(Path(out).resolve()),

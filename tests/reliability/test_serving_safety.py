@@ -13,7 +13,7 @@ import torch
 from reliability_helpers import MAX_HISTORY, NUM_ITEMS, log_student
 
 from distillrec.errors import UserError
-from distillrec.serving.champion import load_champion
+from distillrec.serving.model_loading import load_champion
 from distillrec.training.packaging import NonFiniteScoresError, load_student
 
 POISONED_ITEM = 30  # outside the load-time probe histories

@@ -30,7 +30,7 @@ def local_v1(registry):
     """Version 1 loaded in this process: the reference the service must agree with."""
     import mlflow
 
-    from distillrec.serving.champion import load_champion
+    from distillrec.serving.model_loading import load_champion
 
     previous = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
     student = load_champion(f"models:/{registry.name}/1", registry.tracking_uri).student

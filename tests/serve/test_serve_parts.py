@@ -16,22 +16,19 @@ import yaml
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from distillrec.contracts import champion_model_uri
 from distillrec.errors import UserError
 from distillrec.runtime import SERVE_LOCAL_ENV, absolute_tracking_uri, apply_serve_local_env
 from distillrec.serving.bench import make_payloads, summarise, teacher_seconds_per_example
 from distillrec.serving.catalogue import Catalogue
-from distillrec.serving.champion import (
-    default_model_uri,
-    load_champion,
-    parse_model_uri,
-)
 from distillrec.serving.http_errors import ApiError, BodySizeLimit, install_error_handlers
+from distillrec.serving.model_loading import load_champion, parse_model_uri
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def test_model_uris() -> None:
-    assert default_model_uri("ml-100k") == "models:/distillrec-ml-100k@champion"
+    assert champion_model_uri("ml-100k") == "models:/distillrec-ml-100k@champion"
     ref = parse_model_uri("models:/distillrec-ml-100k@champion")
     assert (ref.name, ref.alias, ref.version, ref.follows_alias) == (
         "distillrec-ml-100k", "champion", None, True
@@ -162,7 +159,7 @@ def test_entry_points_validate(registry, monkeypatch: pytest.MonkeyPatch) -> Non
     deploy = ServeDeploySchema.model_validate(config)
     assert deploy.http_options.host == "127.0.0.1"
     (application,) = config["applications"]
-    assert ServeArgs.model_validate(application["args"]).model_uri == default_model_uri("ml-100k")
+    assert ServeArgs.model_validate(application["args"]).model_uri == champion_model_uri("ml-100k")
     monkeypatch.setenv("DISTILLREC_MODEL_URI", registry.champion_uri)
     monkeypatch.syspath_prepend(str(REPO))
     import importlib
@@ -188,3 +185,45 @@ def test_benchmark_helpers(tmp_path: Path) -> None:
     (tmp_path / "manifest.json").write_text("{}")
     with pytest.raises(UserError, match="seconds_per_example"):
         teacher_seconds_per_example(tmp_path)
+
+
+def test_serving_defaults_have_one_source() -> None:
+    """settings.py holds every serving default; the CLI, the deployment and serve/config.yaml
+    must say the same (a default changed in one place only fails here)."""
+    import inspect
+
+    from distillrec.commands.serve import serve_command
+    from distillrec.serving import deployment
+    from distillrec.serving.settings import (
+        DEFAULT_HOST,
+        DEFAULT_PORT,
+        DEPLOYMENT_OPTIONS,
+        SERVE_DEFAULTS,
+        ServeArgs,
+    )
+
+    defaults = SERVE_DEFAULTS.model_dump()
+    config = yaml.safe_load((REPO / "serve" / "config.yaml").read_text())
+    (application,) = config["applications"]
+    assert application["args"] == defaults  # every ServeArgs field, at its default
+    assert set(application["args"]) == set(ServeArgs.model_fields)
+    assert config["http_options"]["host"] == DEFAULT_HOST
+    assert config["http_options"]["port"] == DEFAULT_PORT
+    assert config["logging_config"]["enable_access_log"] == defaults["access_log"]
+    (options,) = application["deployments"]
+    assert options.pop("name") == deployment.Recommender.name
+    assert options == DEPLOYMENT_OPTIONS
+
+    cli = {
+        name: p.default.default for name, p in inspect.signature(serve_command).parameters.items()
+    }
+    assert (cli["host"], cli["port"]) == (DEFAULT_HOST, DEFAULT_PORT)
+    assert cli["dataset"] == defaults["dataset"] and cli["access_log"] == defaults["access_log"]
+    assert cli["reload_interval"] == defaults["reload_interval_s"]
+
+    replica = inspect.signature(deployment.Recommender.func_or_class.__wrapped__.__init__)
+    for name, parameter in replica.parameters.items():
+        if parameter.default is not inspect.Parameter.empty:
+            assert parameter.default == defaults[name], name
+    assert deployment.Recommender.ray_actor_options == DEPLOYMENT_OPTIONS["ray_actor_options"]
+    assert deployment.Recommender.max_ongoing_requests == DEPLOYMENT_OPTIONS["max_ongoing_requests"]

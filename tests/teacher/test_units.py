@@ -206,3 +206,17 @@ def test_throughput_of_a_run_with_nothing_left_to_do():
     out = throughput({**empty_stats(), "wall_seconds": 0.0})
     assert out["prompts"] == 0 and out["prompts_per_s_generating"] is None
     assert out["generating_seconds"] == 0.0
+
+
+def test_engine_settings_are_built_once_for_both_engines():
+    from distillrec.teacher.config import InferenceConfig
+    from distillrec.teacher.engine import engine_kwargs, generation_kwargs
+
+    inference = InferenceConfig(kv_cache_memory_gib=0.5, block_size=32, max_model_len=512, seed=3)
+    shared = engine_kwargs(inference)
+    assert shared["kv_cache_memory_bytes"] == 512 * 1024**2
+    assert (shared["max_model_len"], shared["seed"]) == (512, 3)
+    generation = generation_kwargs(inference)
+    assert {k: generation[k] for k in shared} == shared  # same memory/context/dtype/seed
+    assert (generation["block_size"], generation["enable_prefix_caching"]) == (32, True)
+    assert engine_kwargs(InferenceConfig())["kv_cache_memory_bytes"] is None

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from distillrec.contracts import DATA_ROOT
 from distillrec.errors import exit_on_user_error
 
 app = typer.Typer(no_args_is_help=True)
@@ -19,10 +20,10 @@ def prepare_command(
     ),
     raw_dir: Path | None = typer.Option(None, "--raw-dir", help="Folder with the raw files."),
     out: Path | None = typer.Option(None, "--out", help="Output folder (default data/<name>/)."),
-    data_root: Path = typer.Option(Path("data"), "--data-root", help="Parent of default outputs."),
-) -> None:
+    data_root: Path = typer.Option(DATA_ROOT, "--data-root", help="Parent of default outputs."),
+) -> Path:
     """Turn raw logs into next-item examples: items/train/val/test parquet + meta.json."""
-    run_prepare(dataset, raw_dir=raw_dir, out=out, data_root=data_root)
+    return run_prepare(dataset, raw_dir=raw_dir, out=out, data_root=data_root)
 
 
 def run_prepare(
@@ -30,9 +31,9 @@ def run_prepare(
     *,
     raw_dir: Path | None = None,
     out: Path | None = None,
-    data_root: Path = Path("data"),
+    data_root: Path = DATA_ROOT,
 ) -> Path:
-    """Prepare, print the summary and the time it took (shared with ``jobs/prepare_data.py``)."""
+    """Prepare, print the summary and the time it took."""
     import time
 
     from distillrec.data import prepare_dataset

@@ -14,7 +14,8 @@ def demo_command(
     overrides: list[str] = typer.Argument(None, help="key=value overrides, e.g. serve_port=8001"),
 ) -> None:
     """prepare -> fine-tune teacher -> teacher inference -> sweep -> report -> serve a sample."""
-    from distillrec.demo import load_demo_config, run_demo
+    from distillrec.demo import run_demo
+    from distillrec.demo_config import load_demo_config
     from distillrec.demo_stages import print_where_to_look
 
     cfg = load_demo_config(dataset, quick, overrides or [])

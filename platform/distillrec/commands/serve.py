@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import typer
 
 from distillrec.errors import exit_on_user_error
-
-if TYPE_CHECKING:
-    from distillrec.serving.settings import ServeArgs
+from distillrec.serving.settings import DEFAULT_HOST, DEFAULT_PORT, SERVE_DEFAULTS, ServeArgs
 
 APP_NAME = "distillrec"
 
@@ -19,22 +15,27 @@ def serve_command(
     model: str | None = typer.Option(
         None, help="MLflow model URI [default: models:/distillrec-<dataset>@champion]"
     ),
-    dataset: str = typer.Option("ml-100k", help="Serve this dataset's champion (without --model)."),
-    host: str = typer.Option("127.0.0.1", help="Bind address; 0.0.0.0 exposes it to the network."),
-    port: int = typer.Option(8000, min=1, max=65535, help="HTTP port."),
+    dataset: str = typer.Option(
+        SERVE_DEFAULTS.dataset, help="Serve this dataset's champion (without --model)."
+    ),
+    host: str = typer.Option(DEFAULT_HOST, help="Bind address; 0.0.0.0 exposes it to the network."),
+    port: int = typer.Option(DEFAULT_PORT, min=1, max=65535, help="HTTP port."),
     tracking_uri: str | None = typer.Option(
         None, help="MLflow store [default: $MLFLOW_TRACKING_URI or sqlite:///mlflow.db]"
     ),
     reload_interval: float = typer.Option(
-        30.0, min=0, help="Seconds between champion alias checks (0: only POST /admin/reload)."
+        SERVE_DEFAULTS.reload_interval_s,
+        min=0,
+        help="Seconds between champion alias checks (0: only POST /admin/reload).",
     ),
-    access_log: bool = typer.Option(False, help="Log every request (costs CPU per request)."),
+    access_log: bool = typer.Option(
+        SERVE_DEFAULTS.access_log, help="Log every request (costs CPU per request)."
+    ),
 ) -> None:
     """Serve POST /recommend, GET /items/{id}, GET /healthz and /docs; block until Ctrl-C."""
     from distillrec.config import validate
-    from distillrec.serving.champion import load_champion
     from distillrec.serving.ingress import check_port_free
-    from distillrec.serving.settings import ServeArgs
+    from distillrec.serving.model_loading import load_champion
 
     args = {"model": model, "dataset": dataset, "tracking_uri": tracking_uri}
     args |= {"reload_interval_s": reload_interval, "access_log": access_log}

@@ -81,11 +81,16 @@ def _read_csv(path: Path) -> pd.DataFrame:
         raise UserError(f"{path.name}: not a readable CSV ({str(err).splitlines()[0]})") from None
 
 
-def _ints(path: Path, column: pd.Series, name: str, line0: int, where: str) -> np.ndarray:
+def _as_integers(column: pd.Series) -> tuple[np.ndarray, int | None]:
+    """``column`` as floats and the position of its first non-integer value (None if none)."""
     values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
     bad = np.isnan(values) | (values % 1 != 0)
-    if bad.any():
-        row = int(bad.argmax())
+    return values, (int(bad.argmax()) if bad.any() else None)
+
+
+def _ints(path: Path, column: pd.Series, name: str, line0: int, where: str) -> np.ndarray:
+    values, row = _as_integers(column)
+    if row is not None:
         raise UserError(
             f"{path.name} {where} {row + line0}: {name} {column.iloc[row]!r} is not an integer"
         )
@@ -106,10 +111,8 @@ def _seq_matrix(path: Path, column: pd.Series, size: int, line0: int, where: str
                 f"{path.name} {where} {i + line0}: seq has {len(row)} ids, expected {size}"
             )
     flat = pd.Series(np.concatenate(rows) if rows else np.array([], dtype=object))
-    values = pd.to_numeric(flat, errors="coerce").to_numpy(dtype=float)
-    bad = np.isnan(values) | (values % 1 != 0)
-    if bad.any():
-        pos = int(bad.argmax())
+    values, pos = _as_integers(flat)
+    if pos is not None:
         raise UserError(
             f"{path.name} {where} {pos // size + line0}: "
             f"seq id {flat.iloc[pos]!r} is not an integer"

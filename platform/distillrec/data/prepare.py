@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from distillrec.contracts import DATA_ROOT
 from distillrec.data.config import DatasetConfig, resolve_config
 from distillrec.data.download import resolve_raw_files
 from distillrec.data.prepared import write_prepared
@@ -16,7 +17,7 @@ def prepare_dataset(
     *,
     raw_dir: str | Path | None = None,
     out_dir: str | Path | None = None,
-    data_root: str | Path = "data",
+    data_root: str | Path = DATA_ROOT,
 ) -> Path:
     """Prepare ``dataset`` (a bundled name, a YAML path or a config) and return the folder.
 

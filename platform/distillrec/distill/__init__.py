@@ -1,4 +1,5 @@
-"""DLLM2Rec distillation: importance weights, main and ranking losses, embedding fusion."""
+"""DLLM2Rec distillation: importance weights, main and ranking losses, the batch objective,
+embedding fusion."""
 
 from distillrec.distill.embedding import TeacherEmbeddingFusion
 from distillrec.distill.losses import (
@@ -7,10 +8,13 @@ from distillrec.distill.losses import (
     main_loss,
     ranking_distillation_loss,
 )
+from distillrec.distill.objective import TeacherTargets, dllm2rec_loss
 from distillrec.distill.weights import importance_weights
 
 __all__ = [
     "TeacherEmbeddingFusion",
+    "TeacherTargets",
+    "dllm2rec_loss",
     "dros_propensity",
     "dros_terms",
     "importance_weights",

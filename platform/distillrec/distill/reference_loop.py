@@ -49,10 +49,13 @@ def reference_weights(
     gamma_position: float,
     gamma_confidence: float,
     gamma_consistency: float,
+    position_temperature: float = 1.0,
 ) -> torch.Tensor:
-    """The reference's weight computation (argsort over all items, exp(-d) + 1e-8)."""
+    """The reference's weight computation (argsort over all items, exp(-d) + 1e-8); the
+    reference's rank temperature is 1.0, ``position_temperature`` is our switch for it."""
     batch, k = candidate.shape
-    weight_static = torch.exp(-torch.arange(1, k + 1, dtype=torch.float32) / 1.0)
+    ranks = torch.arange(1, k + 1, dtype=torch.float32)
+    weight_static = torch.exp(-ranks / position_temperature)
     weight_static = weight_static.unsqueeze(0).repeat(batch, 1)
     weight_rank = weight_static / torch.sum(weight_static, dim=1).unsqueeze(1)
     cf_rank_top = (-scores).argsort(dim=1)[:, :k]

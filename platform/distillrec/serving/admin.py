@@ -16,8 +16,6 @@ import os
 import threading
 import time
 
-from distillrec.serving.http_errors import ApiError
-
 ENV_ADMIN_TOKEN = "DISTILLREC_ADMIN_TOKEN"
 DEFAULT_RELOAD_MIN_INTERVAL_S = 2.0
 MIN_TOKEN_LENGTH = 16
@@ -53,6 +51,8 @@ class ReloadGuard:
 
     def check(self, bearer: str | None) -> None:
         """Return if this reload may run now; else raise 403 (off), 401 (token) or 429 (rate)."""
+        from distillrec.serving.http_errors import ApiError  # imports settings, which imports us
+
         if self.token_digest is None:
             raise ApiError(
                 403,

@@ -29,13 +29,13 @@ from ray import serve
 
 from distillrec import __version__
 from distillrec.errors import UserError
-from distillrec.serving.admin import DEFAULT_RELOAD_MIN_INTERVAL_S, ReloadGuard
-from distillrec.serving.champion import Champion
+from distillrec.serving.admin import ReloadGuard
 from distillrec.serving.http_errors import (
     ApiError,
     BodySizeLimit,
     install_error_handlers,
 )
+from distillrec.serving.model_loading import LoadedModel
 from distillrec.serving.schemas import (
     ErrorResponse,
     HealthResponse,
@@ -45,12 +45,11 @@ from distillrec.serving.schemas import (
     ReloadResponse,
     ScoredItem,
 )
+from distillrec.serving.settings import DEPLOYMENT_OPTIONS, SERVE_DEFAULTS, ServeArgs
 from distillrec.serving.switching import ChampionHolder
 
 logger = logging.getLogger("ray.serve")
 
-DEFAULT_MAX_BATCH_SIZE = 32
-DEFAULT_BATCH_WAIT_TIMEOUT_S = 0.002
 ERRORS = {code: {"model": ErrorResponse} for code in (400, 404, 405, 413, 422, 503)}
 ADMIN_ERRORS = {code: {"model": ErrorResponse} for code in (401, 403, 405, 409, 413, 429)}
 admin_bearer = HTTPBearer(auto_error=False, description="the service's DISTILLREC_ADMIN_TOKEN")
@@ -68,7 +67,7 @@ api.add_middleware(BodySizeLimit)
 class ScoreJob:
     """One validated request waiting in a batch, with the champion it was validated against."""
 
-    champion: Champion
+    champion: LoadedModel
     history: list[int]
     k: int
     exclude_history: bool
@@ -94,18 +93,7 @@ def score_jobs(jobs: list[ScoreJob]) -> list[list[tuple[int, float]] | None]:
     return results
 
 
-@serve.deployment(
-    ray_actor_options={"num_cpus": 0.5},
-    max_ongoing_requests=64,
-    autoscaling_config={
-        "min_replicas": 1,
-        "max_replicas": 2,
-        "target_ongoing_requests": 16,
-        "upscale_delay_s": 5,
-        "downscale_delay_s": 60,
-    },
-    health_check_period_s=10,
-)
+@serve.deployment(**DEPLOYMENT_OPTIONS)
 @serve.ingress(api)
 class Recommender:
     """Serves one registered model (normally ``models:/distillrec-<dataset>@champion``)."""
@@ -114,13 +102,14 @@ class Recommender:
         self,
         model_uri: str,
         tracking_uri: str,
-        reload_interval_s: float = 30.0,
-        max_body_bytes: int = 64 * 1024,
-        torch_threads: int = 1,
-        max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
-        batch_wait_timeout_s: float = DEFAULT_BATCH_WAIT_TIMEOUT_S,
-        admin_token_digest: str | None = None,
-        reload_min_interval_s: float = DEFAULT_RELOAD_MIN_INTERVAL_S,
+        reload_interval_s: float = SERVE_DEFAULTS.reload_interval_s,
+        max_body_bytes: int = SERVE_DEFAULTS.max_body_bytes,
+        torch_threads: int = SERVE_DEFAULTS.torch_threads,
+        max_batch_size: int = SERVE_DEFAULTS.max_batch_size,
+        batch_wait_timeout_s: float = SERVE_DEFAULTS.batch_wait_timeout_s,
+        reload_min_interval_s: float = SERVE_DEFAULTS.reload_min_interval_s,
+        *,
+        admin_token_digest: str | None,
     ) -> None:
         import torch
 
@@ -204,7 +193,8 @@ class Recommender:
         return ReloadResponse(changed=previous != current, previous=previous, model=current)
 
     @serve.batch(
-        max_batch_size=DEFAULT_MAX_BATCH_SIZE, batch_wait_timeout_s=DEFAULT_BATCH_WAIT_TIMEOUT_S
+        max_batch_size=SERVE_DEFAULTS.max_batch_size,
+        batch_wait_timeout_s=SERVE_DEFAULTS.batch_wait_timeout_s,
     )
     async def _score_batch(self, jobs: list[ScoreJob]) -> list[list[tuple[int, float]] | None]:
         # Inline on the replica's user event loop: a batch takes a few milliseconds, and requests
@@ -223,7 +213,6 @@ def build_app(args: dict[str, Any] | Any = None) -> Any:
 def recommender_app(args: dict[str, Any] | Any = None, **deployment_options: Any) -> Any:
     """The bound application; ``deployment_options`` override the decorator's (e.g. replicas)."""
     from distillrec.config import validate
-    from distillrec.serving.settings import ServeArgs
 
     if not isinstance(args, ServeArgs):
         args = validate(ServeArgs, args or {}, "serve args")

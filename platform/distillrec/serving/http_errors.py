@@ -14,7 +14,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-DEFAULT_MAX_BODY_BYTES = 64 * 1024
+from distillrec.serving.settings import DEFAULT_MAX_BODY_BYTES
+
 # FastAPI raises 400 only when it cannot parse the body (e.g. bytes that are not UTF-8).
 HTTP_ERROR_CODES = {400: "malformed_json", 404: "not_found", 405: "method_not_allowed"}
 

@@ -1,7 +1,9 @@
 """What a serving process is told: which model, which MLflow store, and the replica knobs.
 
 One schema for the three entry points (``distillrec serve``, ``serve run serve.app:app`` with
-environment variables, ``serve deploy serve/config.yaml`` with application ``args``).
+environment variables, ``serve deploy serve/config.yaml`` with application ``args``), and the one
+source of every serving default: ``commands/serve.py`` and ``deployment.py`` read theirs from
+here, and ``tests/serve/test_serve_parts.py`` checks ``serve/config.yaml`` against them.
 """
 
 from __future__ import annotations
@@ -12,12 +14,27 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from distillrec.config import StrictModel, check_safe_name
+from distillrec.contracts import champion_model_uri
 from distillrec.runtime import tracking_uri
 from distillrec.serving.admin import DEFAULT_RELOAD_MIN_INTERVAL_S, admin_token_digest_from_env
-from distillrec.serving.champion import default_model_uri
-from distillrec.serving.http_errors import DEFAULT_MAX_BODY_BYTES
 
 DEFAULT_DATASET = "ml-100k"
+DEFAULT_HOST = "127.0.0.1"  # loopback unless told otherwise
+DEFAULT_PORT = 8000
+DEFAULT_MAX_BODY_BYTES = 64 * 1024
+# The Recommender deployment's options (replica CPU share, in-flight requests, autoscaling).
+DEPLOYMENT_OPTIONS: dict[str, Any] = {
+    "ray_actor_options": {"num_cpus": 0.5},
+    "max_ongoing_requests": 64,
+    "autoscaling_config": {
+        "min_replicas": 1,
+        "max_replicas": 2,
+        "target_ongoing_requests": 16,
+        "upscale_delay_s": 5,
+        "downscale_delay_s": 60,
+    },
+    "health_check_period_s": 10,
+}
 ENV_MODEL = "DISTILLREC_MODEL_URI"
 ENV_DATASET = "DISTILLREC_DATASET"
 
@@ -45,7 +62,7 @@ class ServeArgs(StrictModel):
 
     @property
     def model_uri(self) -> str:
-        return self.model or default_model_uri(self.dataset)
+        return self.model or champion_model_uri(self.dataset)
 
     def resolved_tracking_uri(self) -> str:
         """Absolute, because replicas run in other processes and working directories."""
@@ -75,3 +92,6 @@ def args_from_env() -> dict[str, Any]:
     if os.environ.get(ENV_DATASET):
         args["dataset"] = os.environ[ENV_DATASET]
     return args
+
+
+SERVE_DEFAULTS = ServeArgs()  # every argument at its default, for the other entry points

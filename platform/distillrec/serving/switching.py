@@ -10,7 +10,12 @@ from __future__ import annotations
 import logging
 import threading
 
-from distillrec.serving.champion import Champion, load_champion, parse_model_uri, resolve_version
+from distillrec.serving.model_loading import (
+    LoadedModel,
+    load_champion,
+    parse_model_uri,
+    resolve_version,
+)
 from distillrec.serving.schemas import ModelInfo
 
 logger = logging.getLogger("ray.serve")
@@ -22,7 +27,7 @@ class ChampionHolder:
     def __init__(self, model_uri: str, tracking_uri: str) -> None:
         self.ref = parse_model_uri(model_uri)
         self.tracking_uri = tracking_uri
-        self.current: Champion = load_champion(model_uri, tracking_uri)
+        self.current: LoadedModel = load_champion(model_uri, tracking_uri)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._non_finite = 0  # requests the current model scored NaN/inf (reset on a switch)
@@ -37,7 +42,7 @@ class ChampionHolder:
             f"non-finite scores (NaN/inf) for {self._non_finite} request(s)"
         )
 
-    def report_non_finite(self, champion: Champion) -> None:
+    def report_non_finite(self, champion: LoadedModel) -> None:
         """A request scored by ``champion`` got NaN/inf scores: mark it unhealthy if current."""
         if champion is self.current:
             self._non_finite += 1

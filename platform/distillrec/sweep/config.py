@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from distillrec.config import StrictModel, check_safe_name, load_config
+from distillrec.contracts import dataset_path
 
 # Keys the sweep itself controls per trial; a search space may not override them.
 RESERVED_KEYS = {"student", "dataset", "teacher", "epochs", "num_threads", "mlflow", "output_dir"}
@@ -34,7 +35,8 @@ class DatasetSpec(StrictModel):
 
     @property
     def dataset_path(self) -> str:
-        return self.path or f"data/{self.name}"
+        """``path``, else the name (a bare name means ``data/<name>``)."""
+        return str(dataset_path(self.path or self.name))
 
 
 class Distribution(StrictModel):

@@ -15,17 +15,16 @@ from typing import Any
 import pandas as pd
 
 from distillrec.atomic import atomic_file
+from distillrec.contracts import BASELINE, DISTILL, SELECTION_KEY, metric_key
 from distillrec.errors import UserError
 from distillrec.sweep import tracking
-from distillrec.sweep.champion import SELECTION_KEY
-from distillrec.sweep.space import BASELINE, DISTILL
 
 SETTINGS = {BASELINE: "no distillation", DISTILL: "best DLLM2Rec"}
 METRICS = {  # report column -> MLflow metric of a finished trial run
-    "val HR@20": "best_val_hr_20",
-    "val NDCG@20": "best_val_ndcg_20",
-    "test HR@20": "test_hr_20",
-    "test NDCG@20": "test_ndcg_20",
+    "val HR@20": metric_key("hr@20", "best_val"),
+    "val NDCG@20": metric_key("ndcg@20", "best_val"),
+    "test HR@20": metric_key("hr@20", "test"),
+    "test NDCG@20": metric_key("ndcg@20", "test"),
 }
 GAINS = ("test HR@20", "test NDCG@20")  # relative improvement of DLLM2Rec over no distillation
 

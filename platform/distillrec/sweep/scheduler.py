@@ -18,7 +18,7 @@ from typing import Any
 
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 
-from distillrec.sweep.space import BASELINE
+from distillrec.contracts import BASELINE
 
 
 class PerStudentASHA(FIFOScheduler):

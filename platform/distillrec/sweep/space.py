@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from distillrec.contracts import BASELINE, DISTILL, VAL_METRIC
 from distillrec.sweep.config import Distribution, SweepConfig
+from distillrec.sweep.scheduler import PerStudentASHA
 
-BASELINE = "baseline"
-DISTILL = "dllm2rec"
-VAL_METRIC = "val_ndcg_20"  # what ASHA, the search algorithm and the champion maximise
-MODE = "max"
+MODE = "max"  # VAL_METRIC is maximised
 
 
 def tune_domain(dist: Distribution) -> Any:
@@ -113,8 +112,6 @@ def build_scheduler(cfg: SweepConfig) -> Any:
     """
     if cfg.scheduler.type == "none":
         return None
-    from distillrec.sweep.scheduler import PerStudentASHA
-
     return PerStudentASHA(
         time_attr="training_iteration",
         max_t=cfg.epochs,

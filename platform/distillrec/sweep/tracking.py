@@ -12,6 +12,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from distillrec.contracts import SELECTION_KEY
+
 PARENT_TAG = "mlflow.parentRunId"
 KIND_TAG = "distillrec.kind"  # "sweep" (parent) or "trial" (child)
 SWEEP_TAG = "distillrec.sweep"
@@ -23,15 +25,6 @@ VARIANT_TAG = "distillrec.variant"
 TRIAL_TAG = "distillrec.trial_id"
 OUTCOME_TAG = "distillrec.trial_outcome"  # "stopped" on runs ASHA or an interruption cut off
 STATE_FILE = "distillrec_sweep.json"
-
-
-def metric_key(split: str, name: str) -> str:
-    """``("val", "ndcg@20")`` -> ``"val_ndcg_20"``: training's MLflow names, used for Tune too."""
-    return f"{split}_{name.replace('@', '_')}"
-
-
-def split_metrics(split: str, metrics: dict[str, float]) -> dict[str, float]:
-    return {metric_key(split, k): float(v) for k, v in metrics.items()}
 
 
 def client(uri: str) -> Any:
@@ -94,7 +87,7 @@ def finished_trial_run(uri: str, parent_run_id: str, trial_id: str) -> Any | Non
     """A FINISHED run of this trial with its final metrics (a trial re-run after a resume)."""
     for run in child_runs(uri, parent_run_id, finished_only=True):
         tags, metrics = run.data.tags, run.data.metrics
-        if tags.get(TRIAL_TAG) == trial_id and "best_val_ndcg_20" in metrics:
+        if tags.get(TRIAL_TAG) == trial_id and SELECTION_KEY in metrics:
             return run
     return None
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from distillrec.contracts import BASELINE, DISTILL, VAL_METRIC, metric_key, split_metrics
 from distillrec.sweep import tracking
-from distillrec.sweep.space import BASELINE, DISTILL, VAL_METRIC
 
 CONTROL_KEYS = ("student", "variant")
 
@@ -87,8 +87,8 @@ class SweepTrial:
         result = train(train_config, report_fn=report_fn, run_tags=run_tags)
         tune.report(
             {
-                **tracking.split_metrics("val", result.val),
-                **tracking.split_metrics("test", result.test),
+                **split_metrics("val", result.val),
+                **split_metrics("test", result.test),
                 "best_epoch": result.best_epoch,
                 "mlflow_run_id": result.mlflow_run_id or "",
             }
@@ -109,7 +109,7 @@ def threads_for(cpus: float) -> int:
 def tune_metrics(metrics: dict[str, Any]) -> dict[str, float]:
     """A training report (``val_ndcg@20``, ...) as Tune metrics named like MLflow's."""
     out = {
-        key.replace("@", "_"): float(value)
+        metric_key(key): float(value)
         for key, value in metrics.items()
         if isinstance(value, int | float) and not isinstance(value, bool)
     }

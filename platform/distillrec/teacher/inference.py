@@ -22,8 +22,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from distillrec.teacher.artifact import TeacherArtifact, write_artifact
 from distillrec.teacher.config import SampleConfig, TeacherConfig
-from distillrec.teacher.manifest import finish
+from distillrec.teacher.evaluation import format_metrics
+from distillrec.teacher.manifest import build_manifest, log_to_mlflow, teacher_metrics
 from distillrec.teacher.parts import PartStore
 
 LOW_CPU = 0.25  # Ray CPUs for the light read/prompt tasks, so they never starve the engines
@@ -103,7 +105,7 @@ def build_dataset(cfg: TeacherConfig, data: Any, todo: pd.DataFrame, model: str)
     inf = cfg.inference
     return ds.map_batches(
         VLLMGenerator,
-        fn_constructor_kwargs={"model_path": model, "inference": inf.model_dump()},
+        fn_constructor_kwargs={"model_path": model, "inference": inf},
         batch_size=inf.batch_size,
         batch_format="numpy",
         # one block per engine at a time: the engine that starts first must not queue the
@@ -119,8 +121,7 @@ def start_grounder(cfg: TeacherConfig, data: Any, model: str, items: np.ndarray 
     """One Grounder actor (embeds titles unless ``items`` is given from a previous run)."""
     import ray
 
-    from distillrec.teacher.generation import Grounder
-    from distillrec.teacher.grounding import item_popularity
+    from distillrec.teacher.grounding import Grounder, item_popularity
 
     popularity = item_popularity(data.train["next_item"].to_numpy(), data.meta.num_items)
     env = dict(cfg.inference.env)
@@ -132,8 +133,8 @@ def start_grounder(cfg: TeacherConfig, data: Any, model: str, items: np.ndarray 
     return actor_cls.remote(
         model,
         data.items["title"].tolist(),
-        cfg.grounding.model_dump(),
-        cfg.inference.model_dump(),
+        cfg.grounding,
+        cfg.inference,
         popularity,
         items,
     )
@@ -248,3 +249,33 @@ def run_inference(
     if stop_after_blocks is not None and not set(todo["example_id"]) <= store.done_ids():
         return InferenceRun(out_dir=None, new_rows=stats["rows"])
     return finish(cfg, data, selected, store, items, stats, out, started, log_mlflow)
+
+
+def finish(
+    cfg: TeacherConfig,
+    data: Any,
+    selected: pd.DataFrame,
+    store: Any,
+    items: np.ndarray,
+    stats: dict[str, Any],
+    out: Path,
+    started: float,
+    log_mlflow: bool = True,
+):
+    """Assemble the artifact from the parts, evaluate, log, write atomically, drop the parts."""
+    parts = store.read()
+    parts = parts[parts["example_id"].isin(selected["example_id"])]
+    parts = parts.drop_duplicates("example_id").sort_values("example_id").reset_index(drop=True)
+    rankings = parts[["example_id", "items", "distances"]]
+    manifest = build_manifest(cfg, data, selected, parts, stats, time.perf_counter() - started)
+    manifest["metrics"] = teacher_metrics(data, selected, rankings)
+    for split, values in manifest["metrics"].items():
+        print("teacher " + format_metrics(split, values))
+    if log_mlflow:
+        manifest["mlflow_run_id"] = log_to_mlflow(cfg, manifest, out)
+    write_artifact(
+        out, TeacherArtifact(rankings=rankings, item_embeddings=items, manifest=manifest)
+    )
+    store.remove()
+    print(f"teacher artifact: {out} ({len(rankings)} rankings)")
+    return InferenceRun(out_dir=out, manifest=manifest, new_rows=stats["rows"])

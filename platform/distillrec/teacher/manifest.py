@@ -1,16 +1,15 @@
-"""Turning finished inference parts into the teacher artifact, its manifest and its metrics."""
+"""The teacher artifact's manifest (how it was made, throughput), its metrics and its MLflow run."""
 
 from __future__ import annotations
 
 import datetime as dt
 import resource
-import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
+from distillrec.contracts import metric_key
 from distillrec.teacher.config import TeacherConfig
 
 
@@ -135,40 +134,6 @@ def log_to_mlflow(cfg: TeacherConfig, manifest: dict[str, Any], out: Path) -> st
         )
         flat = {k: v for k, v in manifest["throughput"].items() if isinstance(v, int | float)}
         for split, values in manifest.get("metrics", {}).items():
-            flat.update({f"{split}_{k.replace('@', '_at_')}": v for k, v in values.items()})
+            flat.update({metric_key(k, split): v for k, v in values.items()})
         mlflow.log_metrics(flat)
         return run.info.run_id
-
-
-def finish(
-    cfg: TeacherConfig,
-    data: Any,
-    selected: pd.DataFrame,
-    store: Any,
-    items: np.ndarray,
-    stats: dict[str, Any],
-    out: Path,
-    started: float,
-    log_mlflow: bool = True,
-):
-    """Assemble the artifact from the parts, evaluate, log, write atomically, drop the parts."""
-    from distillrec.teacher.artifact import TeacherArtifact, write_artifact
-    from distillrec.teacher.evaluation import format_metrics
-    from distillrec.teacher.inference import InferenceRun
-
-    parts = store.read()
-    parts = parts[parts["example_id"].isin(selected["example_id"])]
-    parts = parts.drop_duplicates("example_id").sort_values("example_id").reset_index(drop=True)
-    rankings = parts[["example_id", "items", "distances"]]
-    manifest = build_manifest(cfg, data, selected, parts, stats, time.perf_counter() - started)
-    manifest["metrics"] = teacher_metrics(data, selected, rankings)
-    for split, values in manifest["metrics"].items():
-        print("teacher " + format_metrics(split, values))
-    if log_mlflow:
-        manifest["mlflow_run_id"] = log_to_mlflow(cfg, manifest, out)
-    write_artifact(
-        out, TeacherArtifact(rankings=rankings, item_embeddings=items, manifest=manifest)
-    )
-    store.remove()
-    print(f"teacher artifact: {out} ({len(rankings)} rankings)")
-    return InferenceRun(out_dir=out, manifest=manifest, new_rows=stats["rows"])

@@ -20,16 +20,16 @@ import pyarrow.parquet as pq
 
 from distillrec.atomic import atomic_file, write_json_atomic
 from distillrec.errors import UserError
+from distillrec.teacher.artifact import RANKINGS_SCHEMA
 
 RUN_FILE = "run.json"
 ITEMS_FILE = "item_embeddings.npy"
+# A part is the artifact's rankings plus what was generated for each example.
 PART_SCHEMA = pa.schema(
     [
-        ("example_id", pa.int64()),
-        ("items", pa.list_(pa.int64())),
-        ("distances", pa.list_(pa.float32())),
-        ("generation", pa.string()),
-        ("num_generated_tokens", pa.int64()),
+        *RANKINGS_SCHEMA,
+        pa.field("generation", pa.string()),
+        pa.field("num_generated_tokens", pa.int64()),
     ]
 )
 

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from distillrec.distill.objective import TeacherTargets
 from distillrec.errors import UserError
 
 
@@ -65,20 +66,6 @@ def sample_negatives(
             return negative
         negative[bad] = torch.randint(0, num_items, (int(bad.sum()),), generator=generator)
     raise ValueError("could not sample negatives: some history covers (almost) every item")
-
-
-@dataclass
-class TeacherTargets:
-    """The teacher's top-K aligned with the training rows: ``items``/``distances`` ``[n, K]`` and
-    ``covered [n]`` (False rows hold zeros and get no ranking-distillation term)."""
-
-    items: torch.Tensor
-    distances: torch.Tensor
-    covered: torch.Tensor
-
-    @property
-    def coverage(self) -> float:
-        return float(self.covered.float().mean()) if len(self.covered) else 0.0
 
 
 def align_teacher(

@@ -1,5 +1,8 @@
 """Benchmark: our vectorised DLLM2Rec loss vs the reference's per-candidate loop, same data,
-model, seed and batches (``jobs/bench_training.py`` prints the result)."""
+model, seed and batches (``jobs/bench_training.py`` prints the result).
+
+Our side is the loss training runs (:meth:`TrainingSetup.batch_loss`, i.e.
+:func:`distillrec.distill.dllm2rec_loss`), so the benchmark times what a training epoch computes."""
 
 from __future__ import annotations
 
@@ -10,13 +13,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from distillrec.distill import importance_weights, main_loss, ranking_distillation_loss
+from distillrec.distill import TeacherTargets
 from distillrec.distill.reference_loop import (
     reference_main_loss,
     reference_ranking_loss,
     reference_weights,
 )
-from distillrec.training.batches import TeacherTargets, sample_negatives
 from distillrec.training.config import TrainConfig
 from distillrec.training.setup import TrainingSetup, prepare_training
 
@@ -44,30 +46,23 @@ def synthetic_teacher(setup: TrainingSetup, k: int, seed: int) -> TeacherTargets
 
 
 def _loss(setup: TrainingSetup, index, generator, reference: bool) -> torch.Tensor:
-    cfg, data, teacher = setup.config, setup.splits["train"], setup.teacher
-    history, target = data.history[index], data.target[index]
-    negative = sample_negatives(history, target, setup.model.num_items, generator)
-    scores = setup.model(history, data.history_len[index])
-    k, d = cfg.distill.candidate_topk, cfg.distill
-    items, dists = teacher.items[index, :k], teacher.distances[index, :k]
+    """Ours: exactly the loss training runs (``setup.batch_loss``). Reference: the same batch
+    through the reference's loop, with the same ``covered`` rows and position temperature."""
+    if not reference:
+        return setup.batch_loss(index, generator)
+    batch = setup.batch(index, generator)
+    d, k = setup.config.distill, setup.config.distill.candidate_topk
+    a, b, ps = setup.config.dros.alpha, setup.config.dros.beta, setup.propensity
+    if batch.teacher is None:  # lam = 0: the main loss alone, as in training
+        return reference_main_loss(batch.scores, batch.target, batch.negative, ps, a, b)
+    scores, items = batch.scores, batch.teacher.items[:, :k]
     gammas = (d.gamma_position, d.gamma_confidence, d.gamma_consistency)
-    a, b, ps = cfg.dros.alpha, cfg.dros.beta, setup.propensity
-    if reference:
-        w = reference_weights(items, dists, scores, *gammas)
-        rd = reference_ranking_loss(scores, items, w, negative, ps, a, b, d.negative_form)
-        return reference_main_loss(scores, target, negative, ps, a, b) + d.lam * rd
-    w = importance_weights(
-        items,
-        dists,
-        scores,
-        gamma_position=gammas[0],
-        gamma_confidence=gammas[1],
-        gamma_consistency=gammas[2],
+    w = reference_weights(
+        items, batch.teacher.distances[:, :k], scores, *gammas, d.position_temperature
     )
-    rd = ranking_distillation_loss(
-        scores, items, w, negative, ps, alpha=a, beta=b, negative_form=d.negative_form
-    )
-    return main_loss(scores, target, negative, ps, alpha=a, beta=b) + d.lam * rd
+    w = w * batch.teacher.covered.unsqueeze(1).to(w.dtype)  # uncovered rows add 0
+    rd = reference_ranking_loss(scores, items, w, batch.negative, ps, a, b, d.negative_form)
+    return reference_main_loss(scores, batch.target, batch.negative, ps, a, b) + d.lam * rd
 
 
 def _timed_run(setup, init_state, reference: bool, batches: int) -> tuple[float, list[float]]:

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from distillrec.config import StrictModel
+from distillrec.contracts import dataset_path
 
 
 class DrosConfig(StrictModel):
@@ -76,11 +77,8 @@ class TrainConfig(StrictModel):
         return value
 
     def dataset_path(self) -> Path:
-        """``dataset`` as a folder: an existing path, else a bare name means ``data/<name>``."""
-        path = Path(self.dataset)
-        if path.exists() or len(path.parts) > 1:
-            return path
-        return Path("data") / self.dataset
+        """``dataset`` as a folder (a bare name means ``data/<name>``)."""
+        return dataset_path(self.dataset)
 
     def uses_ranking_distillation(self, has_teacher: bool) -> bool:
         return has_teacher and self.distill.lam > 0

@@ -12,22 +12,26 @@ import torch
 
 from distillrec.distill import (
     TeacherEmbeddingFusion,
+    TeacherTargets,
+    dllm2rec_loss,
     dros_propensity,
-    importance_weights,
-    main_loss,
-    ranking_distillation_loss,
 )
 from distillrec.errors import UserError
 from distillrec.students.base import SequentialRecommender
 from distillrec.students.registry import build_student
-from distillrec.training.batches import (
-    ExampleTensors,
-    TeacherTargets,
-    align_teacher,
-    sample_negatives,
-)
+from distillrec.training.batches import ExampleTensors, align_teacher, sample_negatives
 from distillrec.training.config import TrainConfig
 from distillrec.training.metrics import evaluate
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One training batch: ``scores [B, N]``, ``target``/``negative`` ``[B]``, teacher rows."""
+
+    scores: torch.Tensor
+    target: torch.Tensor
+    negative: torch.Tensor
+    teacher: TeacherTargets | None
 
 
 @dataclass
@@ -94,40 +98,29 @@ class TrainingSetup:
         return total / max(batches, 1)
 
     def batch_loss(self, index: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """main + lam * ranking distillation for the training rows ``index`` ``[B]``."""
-        data, cfg = self.splits["train"], self.config
+        """The DLLM2Rec objective (:func:`~distillrec.distill.dllm2rec_loss`) of the training
+        rows ``index`` ``[B]``."""
+        batch = self.batch(index, generator)
+        return dllm2rec_loss(
+            batch.scores,
+            batch.target,
+            batch.negative,
+            self.propensity,
+            alpha=self.config.dros.alpha,
+            beta=self.config.dros.beta,
+            distill=self.config.distill,
+            teacher=batch.teacher,
+        )
+
+    def batch(self, index: torch.Tensor, generator: torch.Generator) -> Batch:
+        """What the loss of the rows ``index`` needs: negatives drawn from ``generator``, scores
+        from the model in its current mode, the teacher's rows when ranking distillation is on."""
+        data = self.splits["train"]
         history, target = data.history[index], data.target[index]
         negative = sample_negatives(history, target, self.model.num_items, generator)
         scores = self.model(history, data.history_len[index])  # [B, N]
-        alpha, beta = cfg.dros.alpha, cfg.dros.beta
-        loss = main_loss(scores, target, negative, self.propensity, alpha=alpha, beta=beta)
-        if self.uses_rd:
-            covered = self.teacher.covered[index]
-            if covered.any():
-                k = cfg.distill.candidate_topk
-                items = self.teacher.items[index, :k]
-                weights = importance_weights(
-                    items,
-                    self.teacher.distances[index, :k],
-                    scores,
-                    gamma_position=cfg.distill.gamma_position,
-                    gamma_confidence=cfg.distill.gamma_confidence,
-                    gamma_consistency=cfg.distill.gamma_consistency,
-                    position_temperature=cfg.distill.position_temperature,
-                )
-                rd = ranking_distillation_loss(
-                    scores,
-                    items,
-                    weights,
-                    negative,
-                    self.propensity,
-                    alpha=alpha,
-                    beta=beta,
-                    negative_form=cfg.distill.negative_form,
-                    covered=covered,
-                )
-                loss = loss + cfg.distill.lam * rd
-        return loss
+        teacher = self.teacher.rows(index) if self.uses_rd else None
+        return Batch(scores, target, negative, teacher)
 
     def save_best(self, run_id: str | None, metrics: dict[str, Any]) -> Path:
         """Fold the teacher fusion and write ``student.safetensors`` + ``student.json``."""
@@ -175,7 +168,10 @@ def prepare_training(config: TrainConfig, teacher_dir: str | Path | None) -> Tra
     teacher_path = str(teacher_dir) if teacher_dir is not None else config.teacher
     artifact = None
     if teacher_path:
-        artifact = read_artifact(teacher_path, expected_fingerprint=dataset.fingerprint)
+        min_topk = config.distill.candidate_topk if config.distill.lam > 0 else None
+        artifact = read_artifact(
+            teacher_path, expected_fingerprint=dataset.fingerprint, min_topk=min_topk
+        )
         if artifact.num_items != meta.num_items:
             raise UserError(
                 f"teacher artifact {teacher_path}: {artifact.num_items} item embeddings, the "

@@ -1,6 +1,6 @@
 """MLflow bookkeeping for one training run: params, tags, per-epoch and final metrics.
 
-MLflow metric names may not contain ``@``, so ``val``'s ``hr@20`` is logged as ``val_hr_20``.
+Metric names follow :func:`distillrec.contracts.split_metrics` (val's ``hr@20``: ``val_hr_20``).
 """
 
 from __future__ import annotations
@@ -9,12 +9,8 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
+from distillrec.contracts import split_metrics
 from distillrec.training.config import TrainConfig
-
-
-def mlflow_key(split: str, metric: str) -> str:
-    """``("val", "hr@20") -> "val_hr_20"``."""
-    return f"{split}_{metric.replace('@', '_')}"
 
 
 def flat_params(config: TrainConfig) -> dict[str, Any]:
@@ -45,4 +41,4 @@ def mlflow_run(config: TrainConfig, run_name: str, tags: dict[str, str]) -> Iter
 def log_split_metrics(split: str, metrics: dict[str, float], step: int | None = None) -> None:
     import mlflow
 
-    mlflow.log_metrics({mlflow_key(split, k): v for k, v in metrics.items()}, step=step)
+    mlflow.log_metrics(split_metrics(split, metrics), step=step)

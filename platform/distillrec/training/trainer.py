@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from distillrec.contracts import SELECTION_METRIC
 from distillrec.training.config import TrainConfig
 from distillrec.training.setup import TrainingSetup, prepare_training
 
-SELECTION_METRIC = "ndcg@20"
 ReportFn = Callable[[int, dict[str, float]], None]
 
 

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from distillrec.contracts import CHAMPION_ALIAS
 from distillrec.errors import UserError
 from distillrec.serving.catalogue import Catalogue
 from distillrec.serving.schemas import ModelInfo
@@ -19,17 +20,7 @@ from distillrec.serving.schemas import ModelInfo
 if TYPE_CHECKING:
     from distillrec.training.packaging import PackagedStudent
 
-CHAMPION_ALIAS = "champion"
 _REGISTRY_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/@]+)|/(?P<version>\d+))?$")
-
-
-def registered_model_name(dataset: str) -> str:
-    """The registry name the sweep gives a dataset's champion (``distillrec-<dataset>``)."""
-    return f"distillrec-{dataset}"
-
-
-def default_model_uri(dataset: str) -> str:
-    return f"models:/{registered_model_name(dataset)}@{CHAMPION_ALIAS}"
 
 
 @dataclass(frozen=True)
@@ -86,7 +77,7 @@ def resolve_version(ref: ModelRef, tracking_uri: str) -> str | None:
 
 
 @dataclass(frozen=True)
-class Champion:
+class LoadedModel:
     """A loaded model plus what answers report about it."""
 
     student: PackagedStudent
@@ -98,7 +89,7 @@ class Champion:
         return int(self.student.max_history)
 
 
-def load_champion(model_uri: str, tracking_uri: str) -> Champion:
+def load_champion(model_uri: str, tracking_uri: str) -> LoadedModel:
     """Resolve ``model_uri`` to a version and load it through ``training.packaging``.
 
     A model whose scores on a few probe histories are not finite is refused (``UserError``), so
@@ -124,6 +115,6 @@ def load_champion(model_uri: str, tracking_uri: str) -> Champion:
         first = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise UserError(f"model {pinned!r} in {tracking_uri}: cannot load it ({first})") from None
     info = ModelInfo(name=ref.name or ref.uri, version=version, student=student.student_name)
-    return Champion(
+    return LoadedModel(
         student=student, info=info, catalogue=Catalogue(student.items, student.num_items)
     )

@@ -11,16 +11,21 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from distillrec.contracts import (
+    CHAMPION_ALIAS,
+    SELECTION_KEY,
+    TEST_SELECTION_KEY,
+    metric_key,
+    registered_model_name,
+)
 from distillrec.sweep import tracking
 
-CHAMPION_ALIAS = "champion"
-SELECTION_KEY = "best_val_ndcg_20"  # what train() logs for the best validation epoch
 MODEL_ARTIFACT = "model"  # Contract 3: log_student_model(artifact_path="model")
 TAGGED_METRICS = ("hr@20", "ndcg@20", "hr@10", "ndcg@10")
 
 
 @dataclass(frozen=True)
-class Champion:
+class RegisteredChampion:
     """The registered version and the run it came from."""
 
     name: str
@@ -30,10 +35,6 @@ class Champion:
     variant: str
     val_ndcg20: float
     test_ndcg20: float
-
-
-def registered_model_name(dataset: str) -> str:
-    return f"distillrec-{dataset}"
 
 
 def best_trial_run(uri: str, parent_run_id: str) -> Any | None:
@@ -46,7 +47,9 @@ def best_trial_run(uri: str, parent_run_id: str) -> Any | None:
     return max(runs, key=lambda r: r.data.metrics[SELECTION_KEY], default=None)
 
 
-def register_champion(uri: str, parent_run_id: str, dataset: str, *, sweep: str) -> Champion | None:
+def register_champion(
+    uri: str, parent_run_id: str, dataset: str, *, sweep: str
+) -> RegisteredChampion | None:
     """Register the best trial's model, point ``@champion`` at it and tag it; None if no trial."""
     import mlflow
 
@@ -65,14 +68,14 @@ def register_champion(uri: str, parent_run_id: str, dataset: str, *, sweep: str)
         client.set_model_version_tag(name, version.version, key, value)
     client.set_tag(parent_run_id, "distillrec.champion", f"{name}/{version.version}")
     metrics = best.data.metrics
-    return Champion(
+    return RegisteredChampion(
         name=name,
         version=str(version.version),
         run_id=best.info.run_id,
         student=best.data.tags.get(tracking.STUDENT_TAG, ""),
         variant=best.data.tags.get(tracking.VARIANT_TAG, ""),
         val_ndcg20=metrics[SELECTION_KEY],
-        test_ndcg20=metrics.get("test_ndcg_20", float("nan")),
+        test_ndcg20=metrics.get(TEST_SELECTION_KEY, float("nan")),
     )
 
 
@@ -114,7 +117,7 @@ def champion_tags(run: Any, parent_run_id: str, sweep: str) -> dict[str, str]:
     }
     for name in TAGGED_METRICS:
         for split, prefix in (("val", "best_val"), ("test", "test")):
-            key = tracking.metric_key(prefix, name)
+            key = metric_key(name, prefix)
             if key in metrics:
-                out[tracking.metric_key(split, name)] = f"{metrics[key]:.6f}"
+                out[metric_key(name, split)] = f"{metrics[key]:.6f}"
     return out
