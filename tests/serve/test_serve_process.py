@@ -89,13 +89,16 @@ def alive(pids: set[int]) -> set[int]:
 def served(service: str, registry) -> Iterator[tuple[subprocess.Popen, str]]:
     """`distillrec serve` in its own process (its own local Ray) while the module's `service`
     (another Serve with its own HAProxy) runs in this one; small limits for the flood test."""
+    from distillrec.serving.ingress import local_ingress_env
+
     port = free_port()
-    env = dict(os.environ, RAY_SERVE_HAPROXY_MAXCONN=str(FLOOD_MAXCONN))
-    env["DISTILLREC_HAPROXY_HTTP_REQUEST_TIMEOUT_S"] = str(REQUEST_TIMEOUT_S)
-    for key in ("RAY_ADDRESS", "DISTILLREC_ADMIN_TOKEN", "RAY_SERVE_HAPROXY_BINARY_PATH"):
+    env = dict(os.environ)
+    for key in ("RAY_ADDRESS", "DISTILLREC_ADMIN_TOKEN"):
         env.pop(key, None)
-    for key in ("RAY_SERVE_HAPROXY_STATS_PORT", "RAY_SERVE_HAPROXY_METRICS_PORT"):
-        env.pop(key, None)  # chosen afresh by the new process, as on a fresh shell
+    for key in local_ingress_env():
+        env.pop(key, None)  # ports etc. chosen afresh by the new process, as on a fresh shell
+    env["RAY_SERVE_HAPROXY_MAXCONN"] = str(FLOOD_MAXCONN)
+    env["DISTILLREC_HAPROXY_HTTP_REQUEST_TIMEOUT_S"] = str(REQUEST_TIMEOUT_S)
     process = subprocess.Popen(
         serve_command(registry, port), env=env, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True, start_new_session=True,
@@ -131,22 +134,37 @@ def test_two_services_on_one_host_listen_only_on_loopback(served, service: str) 
     assert len(ports) == 3 and 8404 not in ports and 9101 not in ports, (
         ports
     )  # http, stats, metrics
-    theirs = haproxy_of(process_tree(os.getpid()))
+    theirs = haproxy_of(process_tree(os.getpid()) - process_tree(process.pid))
+    assert theirs, "no HAProxy under this test session's Serve"
     assert not {listener.port for listener in listeners(theirs)} & set(ports)
     exposed = [
         x for x in listeners(process_tree(process.pid)) if not x.address.startswith(LOOPBACK)
     ]
-    # Ray's replica-to-replica gRPC server binds [::] (hard-coded in Ray 2.60): the only exception
-    assert all(x.process.startswith("ray::ServeRepli") for x in exposed), exposed
+    assert not exposed, exposed  # incl. the replica gRPC server Ray 2.60 binds to [::]
     stats = [x.port for x in listeners(ours) if x.port != int(url.rsplit(":", 1)[1])]
-    for port in stats:
-        assert httpx.get(f"http://127.0.0.1:{port}/stats", timeout=5).status_code in (200, 404)
+    pages = {
+        page
+        for port in stats
+        for page in ("/stats", "/metrics")
+        if httpx.get(f"http://127.0.0.1:{port}{page}", timeout=5).status_code == 200
+    }
+    assert pages == {"/stats", "/metrics"}  # HAProxy's stats page and Prometheus exporter
 
 
 def test_reload_is_off_without_a_token(served) -> None:
     _, url = served
     response = httpx.post(f"{url}/admin/reload", timeout=10)
-    assert response.status_code == 403 and response.json()["error"] == "reload_disabled"
+    environ = open(f"/proc/{_.pid}/environ", "rb").read().split(b"\0")
+    leaked = [e[:40] for e in environ if b"ADMIN" in e]
+    import glob
+    import re
+
+    for cfg in glob.glob("/tmp/haproxy-serve/*/haproxy.cfg"):
+        text = open(cfg).read()
+        leaked.append((cfg, re.findall(r"server \S+ \S+", text), re.findall(r"bind \S+", text)))
+    leaked.append(subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True).stdout)
+    assert response.status_code == 403, (response.text, leaked)
+    assert response.json()["error"] == "reload_disabled"
 
 
 def test_healthz_answers_under_idle_half_sent_connections(served) -> None:

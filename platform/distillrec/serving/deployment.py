@@ -35,6 +35,7 @@ from distillrec.serving.http_errors import (
     BodySizeLimit,
     install_error_handlers,
 )
+from distillrec.serving.ingress import keep_replica_grpc_on_loopback
 from distillrec.serving.model_loading import LoadedModel
 from distillrec.serving.schemas import (
     ErrorResponse,
@@ -114,6 +115,7 @@ class Recommender:
         import torch
 
         torch.set_num_threads(torch_threads)
+        keep_replica_grpc_on_loopback()  # before Serve starts this replica's gRPC server
         self._reload_guard = ReloadGuard(admin_token_digest, reload_min_interval_s)
         self._holder = ChampionHolder(model_uri, tracking_uri)
         self._holder.start_polling(reload_interval_s)

@@ -15,8 +15,9 @@ with its manager actor. The figures (documented in docs/serving.md):
   otherwise; 7,897 under a 20,000 limit): 4,200 idle connections leave room for ``/healthz`` and
   real traffic; past the limit new clients wait at most 10 s for a slot;
 - stats (``/stats``) and Prometheus metrics (``/metrics``) on free ports chosen at start, bound
-  to the serve host (loopback for a wildcard host) instead of ``*:8404`` / ``*:9101``, so two
-  services run on one host and neither page faces the network.
+  to the serve host (loopback for a wildcard host) instead of ``*:8404`` / ``*:9101``, and Serve's
+  fallback proxy on free ports instead of 8500 / 9500, so two services run on one host (without
+  answering each other's requests) and neither page faces the network.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ FDS_PER_CONNECTION = 2.5  # client + server socket, plus maxpipes = maxconn / 4 
 ENV_STATS_PORT = "RAY_SERVE_HAPROXY_STATS_PORT"
 ENV_METRICS_PORT = "RAY_SERVE_HAPROXY_METRICS_PORT"
 ENV_BINARY = "RAY_SERVE_HAPROXY_BINARY_PATH"
+ENV_FALLBACK_HTTP_PORT = "RAY_SERVE_FALLBACK_PROXY_HTTP_PORT"
+ENV_FALLBACK_GRPC_PORT = "RAY_SERVE_FALLBACK_PROXY_GRPC_PORT"
 
 
 def maxconn_for_fd_limit(target: int = MAXCONN) -> int:
@@ -104,6 +107,10 @@ def local_ingress_env() -> dict[str, str]:
         haproxy_launcher.ENV_HTTP_REQUEST_TIMEOUT_S: str(HTTP_REQUEST_TIMEOUT_S),
         ENV_STATS_PORT: str(free_port()),
         ENV_METRICS_PORT: str(free_port()),
+        # Serve's fallback Python proxy (HAProxy's backup server while no replica is up) is fixed
+        # on 8500/9500: a second service on the host would send its requests to the first one.
+        ENV_FALLBACK_HTTP_PORT: str(free_port()),
+        ENV_FALLBACK_GRPC_PORT: str(free_port()),
     }
     real = real_haproxy_binary()
     if real is not None and Path(real).parent != launcher_dir():
@@ -150,3 +157,35 @@ def _listener(port: int) -> str:
     except Exception:  # psutil missing or no permission: the port number is enough
         return ""
     return ""
+
+
+def keep_replica_grpc_on_loopback() -> None:
+    """In a replica of a loopback-only Ray: bind Serve's replica gRPC server to 127.0.0.1.
+
+    Ray 2.60 binds each replica's inter-deployment gRPC server to ``[::]:0`` (hard-coded in
+    ``ray/serve/_private/replica.py``), the one listener of a local Ray that would face the
+    network. Called from the replica's constructor, which runs before that server starts. Only
+    when the node address is loopback (``runtime.bind_local_ray_to_loopback``): peers then dial
+    127.0.0.1 anyway. A Ray without that function is left alone.
+    """
+    import ray
+
+    try:
+        from ray.serve._private import replica as replica_module
+    except ImportError:
+        return
+    original = getattr(replica_module, "add_port_to_grpc_server", None)
+    if original is None or getattr(original, "distillrec_loopback", False):
+        return
+    node_ip = ray.util.get_node_ip_address()
+    if node_ip not in ("127.0.0.1", "::1"):
+        return
+
+    def bind_on_loopback(server, address: str):
+        if address.startswith("[::]:"):
+            host = f"[{node_ip}]" if ":" in node_ip else node_ip
+            address = f"{host}:{address.rsplit(':', 1)[1]}"
+        return original(server, address)
+
+    bind_on_loopback.distillrec_loopback = True  # type: ignore[attr-defined]
+    replica_module.add_port_to_grpc_server = bind_on_loopback
