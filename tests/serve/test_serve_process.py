@@ -154,16 +154,7 @@ def test_two_services_on_one_host_listen_only_on_loopback(served, service: str) 
 def test_reload_is_off_without_a_token(served) -> None:
     _, url = served
     response = httpx.post(f"{url}/admin/reload", timeout=10)
-    environ = open(f"/proc/{_.pid}/environ", "rb").read().split(b"\0")
-    leaked = [e[:40] for e in environ if b"ADMIN" in e]
-    import glob
-    import re
-
-    for cfg in glob.glob("/tmp/haproxy-serve/*/haproxy.cfg"):
-        text = open(cfg).read()
-        leaked.append((cfg, re.findall(r"server \S+ \S+", text), re.findall(r"bind \S+", text)))
-    leaked.append(subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True).stdout)
-    assert response.status_code == 403, (response.text, leaked)
+    assert response.status_code == 403, response.text
     assert response.json()["error"] == "reload_disabled"
 
 
