@@ -1,12 +1,17 @@
 """YAML configs validated by pydantic, with ``key.sub=value`` command-line overrides.
 
 Every config schema subclasses :class:`StrictModel` (unknown keys fail loudly). Validation errors
-become a one-line :class:`~distillrec.errors.UserError` naming the file, the field and the value.
+become a one-line :class:`~distillrec.errors.UserError` naming the field and the value, and where
+the bad value came from: the ``key=value`` override when one set it, else the YAML file. An unknown
+key gets a "did you mean" from the schema's own field names.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
+import types
+import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -82,17 +87,112 @@ def apply_overrides(data: dict[str, Any], overrides: list[str] | dict[str, Any])
     return result
 
 
-def validate(model_cls: type[M], data: dict[str, Any], source: str) -> M:
-    """Validate ``data`` against ``model_cls``; errors become one line naming field and value."""
+def validate(
+    model_cls: type[M],
+    data: dict[str, Any],
+    source: str,
+    overrides: list[str] | None = None,
+    within: tuple[str, ...] = (),
+) -> M:
+    """Validate ``data`` against ``model_cls``; errors become one line naming field and value.
+
+    When one of ``overrides`` (``key=value`` texts applied to ``data``) set the failing field, the
+    line names that override instead of ``source``. ``within`` is where ``data`` sits in a larger
+    config (``("base",)`` for a sweep's training keys): it prefixes the field in the message and in
+    the match against overrides.
+    """
     try:
         return model_cls.model_validate(data)
     except ValidationError as err:
-        first = err.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        value = first.get("input")
-        shown = "" if isinstance(value, dict) else f" (got {value!r})"
+        errors = err.errors()
+        # an unknown key first: a misspelt key also makes the field it meant "missing"
+        first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
+        loc = tuple(first["loc"])
         more = f" [+{err.error_count() - 1} more]" if err.error_count() > 1 else ""
-        raise UserError(f"{source}: field {loc}: {first['msg']}{shown}{more}") from None
+        if first["type"] == "extra_forbidden":
+            problem = unknown_key(model_cls, loc)
+        else:
+            value = first.get("input")
+            shown = "" if isinstance(value, dict) else f" (got {value!r})"
+            problem = f"{first['msg'].removeprefix('Value error, ')}{shown}"
+        raise UserError(field_error(within + loc, problem, source, overrides) + more) from None
+
+
+def field_error(
+    loc: tuple[Any, ...], problem: str, source: str, overrides: list[str] | None = None
+) -> str:
+    """``"<override or source>: field a.b: <problem>"``: the one shape of a config error."""
+    override = override_for(loc, overrides or [])
+    where = f"override {override}" if override is not None else source
+    field = ".".join(str(p) for p in loc) or "(top level)"
+    return f"{where}: field {field}: {problem}"
+
+
+def check_dotted_key(model_cls: type[BaseModel], key: str) -> str | None:
+    """Why ``key`` (``"distill.lam"``) is not a field of ``model_cls``, or None when it is."""
+    parts = key.split(".")
+    for depth, part in enumerate(parts):
+        names = field_names(model_cls, tuple(parts[:depth]))
+        if part not in names:
+            section = f" in {'.'.join(parts[:depth])}" if depth else ""
+            if not names:
+                return f"{'.'.join(parts[:depth])} has no keys below it"
+            return f"unknown key {part!r}{section}" + did_you_mean(part, names)
+    return None
+
+
+def unknown_key(model_cls: type[BaseModel], loc: tuple[Any, ...]) -> str:
+    """``"unknown key (did you mean 'epochs'?)"`` for an unknown key at ``loc`` of the schema."""
+    return "unknown key" + did_you_mean(str(loc[-1]), field_names(model_cls, loc[:-1]))
+
+
+def did_you_mean(name: str, choices: list[str]) -> str:
+    """``" (did you mean 'x'?)"`` for the closest of ``choices``, else the valid names (if few)."""
+    close = difflib.get_close_matches(name, choices, n=1, cutoff=0.6)
+    if close:
+        return f" (did you mean {close[0]!r}?)"
+    if choices and len(choices) <= 12:
+        return f" (valid: {', '.join(sorted(choices))})"
+    return ""
+
+
+def field_names(model_cls: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """The keys the schema accepts at ``loc`` (a path of field names and list indexes)."""
+    node: Any = model_cls
+    for part in loc:
+        model = _model_in(node)
+        if model is not None and isinstance(part, str) and part in model.model_fields:
+            node = model.model_fields[part].annotation
+        elif isinstance(part, int):
+            node = next(iter(typing.get_args(node)), None)  # list[X] -> X
+        else:
+            return []
+    model = _model_in(node)
+    return list(model.model_fields) if model is not None else []
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model in an annotation (``X``, ``X | None``, ``Optional[X]``), if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        for arg in typing.get_args(annotation):
+            found = _model_in(arg)
+            if found is not None:
+                return found
+    return None
+
+
+def override_for(loc: tuple[Any, ...], overrides: list[str]) -> str | None:
+    """The last override whose key is the field at ``loc`` or one of its sections/sub-keys."""
+    path = [part for p in loc for part in str(p).split(".")]  # sweep keys are dotted themselves
+    found = None
+    for text in overrides:
+        key = text.split("=", 1)[0].split(".")
+        shared = min(len(key), len(path))
+        if shared and key[:shared] == path[:shared]:
+            found = text
+    return found
 
 
 def load_config(
@@ -102,7 +202,7 @@ def load_config(
     data = read_yaml(path) if path is not None else {}
     if overrides:
         data = apply_overrides(data, overrides)
-    return validate(model_cls, data, str(path) if path is not None else "config")
+    return validate(model_cls, data, str(path) if path is not None else "config", overrides)
 
 
 def _deep_copy(data: dict[str, Any]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Any
 from distillrec.config import apply_overrides, read_yaml, validate
 from distillrec.contracts import dataset_path
 from distillrec.demo_config import DemoConfig, config_path
+from distillrec.errors import UserError
 
 
 def stage_data(cfg: DemoConfig) -> dict[str, Any]:
@@ -68,6 +69,8 @@ def stage_sweep(
     data["datasets"] = [{"name": cfg.dataset, "path": data_dir, "teacher": artifact_dir}]
     sweep_cfg = validate(SweepConfig, data, cfg.sweep_config)
     result = run_sweep(sweep_cfg)[0]
+    if result.error:  # failed trials: nothing registered, nothing to serve
+        raise UserError(f"sweep: {result.error}")
     champion = result.champion
     return {
         "parent_run_id": result.parent_run_id,

@@ -116,6 +116,36 @@ def absolute_tracking_uri(uri: str) -> str:
     return uri
 
 
+STORE_PROBE_TIMEOUT_S = 5.0  # a tracking server that does not answer /health in 5 s is down
+_reachable: set[str] = set()
+
+
+def check_tracking_store(uri: str) -> None:
+    """Fail in seconds, in one line, when an MLflow tracking server cannot be reached.
+
+    MLflow's own client retries a refused connection 7 times with exponential backoff (about
+    250 s of silence, then a long traceback); that patience is right for a blip mid-run, not for
+    a wrong URI or a stopped server before any work. One ``GET /health`` per process and URI.
+    Local stores (sqlite, files) need no probe.
+    """
+    if not uri.startswith(("http://", "https://")) or uri in _reachable:
+        return
+    import requests
+
+    from distillrec.errors import UserError
+
+    try:
+        requests.get(f"{uri.rstrip('/')}/health", timeout=STORE_PROBE_TIMEOUT_S)
+    except requests.RequestException as err:
+        reason = type(err).__name__
+        raise UserError(
+            f"MLflow tracking server {uri} is not reachable ({reason} within "
+            f"{STORE_PROBE_TIMEOUT_S:.0f} s); start it, or set mlflow.tracking_uri / "
+            "MLFLOW_TRACKING_URI to a reachable store"
+        ) from None
+    _reachable.add(uri)
+
+
 def setup_mlflow(explicit_uri: str | None = None, experiment: str | None = None) -> str:
     """Point MLflow at the project's store and (optionally) select an experiment.
 
@@ -125,6 +155,7 @@ def setup_mlflow(explicit_uri: str | None = None, experiment: str | None = None)
     import mlflow
 
     uri = tracking_uri(explicit_uri)
+    check_tracking_store(uri)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     if experiment:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from reliability_helpers import NUM_ITEMS, Store
+from serving_helpers import NUM_ITEMS, Store
 
 
 @pytest.fixture

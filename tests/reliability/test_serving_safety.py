@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from reliability_helpers import MAX_HISTORY, NUM_ITEMS, log_student
+from serving_helpers import MAX_HISTORY, NUM_ITEMS, log_student
 
 from distillrec.errors import UserError
 from distillrec.serving.model_loading import load_champion

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -106,6 +107,32 @@ def test_healthz_and_docs(client, registry) -> None:
     assert client.get("/docs").status_code == 200
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/recommend", "/items/{item_id}", "/healthz", "/admin/reload"} <= set(paths)
+
+
+def test_docs_and_every_asset_they_use_come_from_the_service(client) -> None:
+    for page in ("/docs", "/redoc"):
+        response = client.get(page)
+        assert response.status_code == 200 and "text/html" in response.headers["content-type"]
+        html = response.text
+        assert not re.findall(r"(?:https?:)?//[\w.-]+\.\w+/", html), "an external URL in " + page
+        refs = re.findall(r"""(?:src|href|spec-url)=["']([^"']+)["']|url: '([^']+)'""", html)
+        urls = {a or b for a, b in refs}
+        assert "/openapi.json" in urls and any(u.endswith(".js") for u in urls), urls
+        for url in urls:
+            asset = client.get(url)
+            assert asset.status_code == 200 and len(asset.content) > 100, url
+    assert "SwaggerUIBundle" in client.get("/docs-static/swagger-ui-bundle.js").text
+    assert '"validatorUrl": null' in client.get("/docs").text  # no online validator badge
+
+
+def test_recommend_examples_in_the_schema_answer_200(client, registry) -> None:
+    schema = client.get("/openapi.json").json()
+    body = schema["paths"]["/recommend"]["post"]["requestBody"]["content"]["application/json"]
+    examples = body["examples"]
+    assert set(examples) == {"ids", "titles"}
+    answers = [recommend(client, **example["value"]) for example in examples.values()]
+    assert len(examples["ids"]["value"]["history"]) == 3
+    assert answers[0]["items"] == answers[1]["items"] and len(answers[0]["items"]) == 5
 
 
 BAD_BODIES = [

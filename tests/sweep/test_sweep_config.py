@@ -78,7 +78,7 @@ def test_reference_values_stay_inside_the_distribution() -> None:
         ({"students": ["gru4rec", "gru4rec"]}, "twice"),
         ({"datasets": [{"name": "../x"}]}, "may only use"),
         ({"resources": {"cpus_per_trial": 0}}, "greater than 0"),
-        ({"bogus": 1}, "Extra inputs"),
+        ({"bogus": 1}, "field bogus: unknown key"),
     ],
 )
 def test_bad_sweep_configs_fail_with_the_field(changes: dict, message: str) -> None:

@@ -58,5 +58,20 @@ def interrupted_then_resumed(teacher_config, finetuned, ray_session):
     parts_dir = Path(cfg.output_dir).with_name(f".{Path(cfg.output_dir).name}.parts")
     parts = sorted(parts_dir.glob("part-*.parquet"))
     parts[-1].unlink()
-    second = run_inference(cfg, limit=8)
-    return {"first": first, "second": second, "parts_before": len(parts), "config": cfg}
+    # the resumed run as `distillrec teacher infer` makes it: engine output to a file, progress
+    from distillrec.teacher.engine_log import ENGINE_LOG_ENV, engine_log_path, start_engine_log
+
+    log = start_engine_log(engine_log_path(cfg.output_dir))
+    cfg.inference.env = {**cfg.inference.env, ENGINE_LOG_ENV: str(log)}
+    progress: list[tuple[int, int]] = []
+    second = run_inference(
+        cfg, limit=8, on_progress=lambda done, total: progress.append((done, total))
+    )
+    return {
+        "first": first,
+        "second": second,
+        "parts_before": len(parts),
+        "config": cfg,
+        "progress": progress,
+        "engine_log": log,
+    }

@@ -32,6 +32,19 @@ def test_interrupted_run_writes_no_artifact_and_resume_completes(interrupted_the
     assert not Path(cfg.output_dir).with_name(f".{Path(cfg.output_dir).name}.parts").exists()
 
 
+def test_resumed_run_reports_progress_and_logs_engines_to_a_file(interrupted_then_resumed):
+    run = interrupted_then_resumed
+    progress = run["progress"]
+    total = 8 * len(run["config"].sample.splits)  # limit=8 per split
+    assert {t for _, t in progress} == {total}
+    done = [d for d, _ in progress]
+    assert done == sorted(done) and done[-1] == total
+    assert done[0] == total - run["second"].new_rows > 0  # resumed: earlier blocks count as done
+    text = run["engine_log"].read_text()
+    assert "vLLM generation engine (pid " in text and "grounding embedder (pid " in text
+    assert "LLM engine" in text  # vLLM's own start-up lines are in the file
+
+
 def test_artifact_honours_contract_2(interrupted_then_resumed, ml100k):
     from distillrec.data import load_prepared
     from distillrec.teacher.artifact import read_artifact

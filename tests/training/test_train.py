@@ -82,9 +82,10 @@ def test_cli_trains_writes_json_and_rejects_bad_config(tiny_dataset, tmp_path, m
     out = tmp_path / "out.json"
     args = [
         "train",
-        "--config",
+        "-c",
         str(config),
-        "epochs=1",
+        "epochs=2",
+        "patience=2",
         "hidden_size=8",
         "distill.lam=0",
         f"output_dir={tmp_path / 'runs'}",
@@ -95,9 +96,19 @@ def test_cli_trains_writes_json_and_rejects_bad_config(tiny_dataset, tmp_path, m
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     summary = json.loads(out.read_text())
-    assert summary["best_epoch"] == 1 and "ndcg@20" in summary["test"] and summary["mlflow_run_id"]
+    assert summary["best_epoch"] in (1, 2) and "ndcg@20" in summary["test"]
+    lines = result.output.splitlines()
+    epochs = [line for line in lines if line.startswith("epoch ")]
+    assert [line.split()[1] for line in epochs] == ["1/2", "2/2"], result.output
+    assert all("loss " in line and "val NDCG@20 " in line and " s" in line for line in epochs)
+    assert "*best" in epochs[0]  # the first epoch is always the best so far
+    assert f"best epoch {summary['best_epoch']}" in result.output
+    assert f"test  NDCG@20 {summary['test']['ndcg@20']:.4f}" in result.output
+    assert summary["mlflow_run_id"] in result.output
     bad = CliRunner().invoke(app, ["train", "--config", str(config), "distill.lamda=1"])
-    assert bad.exit_code == 2 and "distill.lamda" in bad.output
+    assert bad.exit_code == 2
+    assert "override distill.lamda=1: field distill.lamda: unknown key" in bad.output
+    assert "did you mean 'lam'?" in bad.output and str(config) not in bad.output
     unknown = CliRunner().invoke(app, ["train", "--config", str(config), "student=bert4rec"])
     assert unknown.exit_code == 2 and "gru4rec" in unknown.output
 

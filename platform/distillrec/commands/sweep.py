@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -10,6 +11,7 @@ import typer
 from distillrec.errors import exit_on_user_error
 
 INTERRUPTED_EXIT_CODE = 130  # like a shell after Ctrl-C
+FAILED_TRIALS_EXIT_CODE = 1  # trials failed and the config does not allow it
 
 
 @exit_on_user_error
@@ -27,6 +29,7 @@ def sweep_command(
     from distillrec.sweep.tuner import run_sweep
 
     cfg = load_sweep_config(config, override)
+    check_inputs(cfg)
     results = run_sweep(cfg, resume=resume)
     for result in results:
         print(summary_line(result))
@@ -35,6 +38,22 @@ def sweep_command(
     if any(r.interrupted for r in results):
         print(f"interrupted: continue with `distillrec sweep --config {config} --resume`")
         raise typer.Exit(INTERRUPTED_EXIT_CODE)
+    for result in results:
+        if result.warning:
+            print(f"warning: {result.warning}", file=sys.stderr)
+        if result.error:
+            print(f"error: {result.error}", file=sys.stderr)
+    if any(r.error for r in results):
+        raise typer.Exit(FAILED_TRIALS_EXIT_CODE)
+
+
+def check_inputs(cfg) -> None:  # noqa: ANN001 - a distillrec.sweep.config.SweepConfig
+    """Prepared data and teacher artifacts exist and match, checked before Ray starts."""
+    from distillrec.sweep.tuner import check_teacher, dataset_fingerprint, max_candidate_topk
+
+    for spec in cfg.datasets:
+        fingerprint = dataset_fingerprint(Path(spec.dataset_path).resolve())
+        check_teacher(spec, fingerprint, max_candidate_topk(cfg))
 
 
 @exit_on_user_error

@@ -37,12 +37,20 @@ def infer_command(
     splits: str | None = typer.Option(None, "--splits", help="Comma list, e.g. train,val,test."),
     out: str | None = typer.Option(None, "--out", help="Artifact folder (default output_dir)."),
     fresh: bool = typer.Option(False, "--fresh", help="Discard unfinished parts of a run."),
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="Show vLLM's engine and Ray Data logs here (else: a file)."
+    ),
     overrides: list[str] = typer.Argument(None, help="key=value overrides, e.g. sample.seed=1"),
 ) -> None:
-    """Generate, ground and write the teacher artifact; resumes an interrupted run."""
+    """Generate, ground and write the teacher artifact; resumes an interrupted run.
+
+    Shows progress over the selected examples; vLLM's engine logs go to <artifact>.engine.log
+    unless --verbose."""
+    from distillrec.commands.progress import CountProgress
     from distillrec.config import load_config
     from distillrec.errors import UserError
     from distillrec.teacher.config import SPLITS, TeacherConfig
+    from distillrec.teacher.engine_log import ENGINE_LOG_ENV, engine_log_path, start_engine_log
     from distillrec.teacher.inference import run_inference
 
     cfg = load_config(TeacherConfig, config, overrides or [])
@@ -50,7 +58,28 @@ def infer_command(
     for split in chosen or []:
         if split not in SPLITS:
             raise UserError(f"--splits: unknown split {split!r} (choose from {', '.join(SPLITS)})")
-    run_inference(cfg, out_dir=out, splits=chosen, limit=limit, fresh=fresh)
+    if not verbose:
+        log = start_engine_log(engine_log_path(out or cfg.output_dir))
+        cfg.inference.env = {**cfg.inference.env, ENGINE_LOG_ENV: str(log)}
+        quiet_ray_data()
+        typer.echo(f"teacher: vLLM engine logs go to {log} (--verbose shows them here)")
+    with CountProgress("teacher", "examples", workers=cfg.inference.concurrency) as progress:
+        run_inference(
+            cfg, out_dir=out, splits=chosen, limit=limit, fresh=fresh, on_progress=progress.update
+        )
+
+
+def quiet_ray_data() -> None:
+    """Ray Data's own progress bars and INFO lines off the console (its log file keeps them):
+    the examples progress bar is the one to watch."""
+    import logging
+
+    import ray.data
+
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    for handler in logging.getLogger("ray.data").handlers:
+        if not isinstance(handler, logging.FileHandler) and "File" not in type(handler).__name__:
+            handler.setLevel(logging.ERROR)
 
 
 @app.command("evaluate")

@@ -6,49 +6,47 @@ Layout (``istarryn/DLLM2Rec`` ``data/<name>/``): ``data_statis.df`` (pandas pick
 with the padding id ``item_num``), ``len_seq`` (real items in ``seq``) and ``next`` (the target).
 The train file's row order is what the reference code's teacher files (``myrank_train.txt``,
 ``confidence_train.txt``) are aligned to, so export keeps our train order (``example_id``).
-Pickles can run code when loaded: only read ``.df`` files you trust.
+Pickles can run code when loaded: ``.df`` files are read by a restricted unpickler that admits
+only plain DataFrames (:mod:`distillrec.data.safe_pickle`) unless ``--trust-pickle`` is given.
 """
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from distillrec.atomic import atomic_dir
+from distillrec.atomic import OVERWRITE_REMEDY, atomic_dir, check_output_dir
 from distillrec.data.config import DatasetConfig
 from distillrec.data.prepared import SPLITS, load_prepared
 from distillrec.data.processing import Examples
+from distillrec.data.safe_pickle import read_frame_pickle
 from distillrec.errors import UserError
 
+EXPORT_KIND = "DLLM2Rec export (distillrec data export-dllm2rec)"
+STATIS_FILE = "data_statis.df"
 FILES = {"train": "train_data.df", "val": "val_data.csv", "test": "test_data.csv"}
 
 
-def read_statis(path: Path) -> tuple[int, int]:
+def read_statis(path: Path, *, trust_pickle: bool = False) -> tuple[int, int]:
     """``data_statis.df`` -> (seq_size, item_num)."""
-    frame = _read_pickle(path)
+    frame = read_frame_pickle(path, trust=trust_pickle)
     for column in ("seq_size", "item_num"):
         if column not in frame.columns:
             raise UserError(f"{path.name}: missing column {column!r}")
     return int(frame["seq_size"].iloc[0]), int(frame["item_num"].iloc[0])
 
 
-def _read_pickle(path: Path) -> pd.DataFrame:
-    try:
-        frame = pd.read_pickle(path)
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as err:
-        raise UserError(f"{path.name}: not a pandas pickle ({type(err).__name__})") from None
-    if not isinstance(frame, pd.DataFrame):
-        raise UserError(f"{path.name}: expected a pickled DataFrame, got {type(frame).__name__}")
-    return frame
-
-
-def read_split_file(path: Path, seq_size: int, item_num: int) -> pd.DataFrame:
+def read_split_file(
+    path: Path, seq_size: int, item_num: int, *, trust_pickle: bool = False
+) -> pd.DataFrame:
     """One split file -> ``seq`` (rows of an [E, seq_size] int64 matrix), ``len_seq``, ``next``."""
-    frame = _read_pickle(path) if path.suffix == ".df" else _read_csv(path)
+    if path.suffix == ".df":
+        frame = read_frame_pickle(path, trust=trust_pickle)
+    else:
+        frame = _read_csv(path)
     for column in ("seq", "len_seq", "next"):
         if column not in frame.columns:
             raise UserError(f"{path.name}: missing column {column!r}")
@@ -120,14 +118,16 @@ def _seq_matrix(path: Path, column: pd.Series, size: int, line0: int, where: str
     return values.astype(np.int64).reshape(len(rows), size)
 
 
-def examples_from_dllm2rec(paths: dict[str, Path], cfg: DatasetConfig) -> Examples:
+def examples_from_dllm2rec(
+    paths: dict[str, Path], cfg: DatasetConfig, *, trust_pickle: bool = False
+) -> Examples:
     """Prepared tables from the reference files. The format has no users, titles or times:
     every row is its own pseudo-user, titles are ``item <id>``, ``timestamp`` is the row order.
     Rows with ``len_seq`` 0 are not examples (a target needs at least one earlier item)."""
-    seq_size, item_num = read_statis(paths["statis"])
+    seq_size, item_num = read_statis(paths["statis"], trust_pickle=trust_pickle)
     splits, offset = {}, 0
     for name in SPLITS:
-        frame = read_split_file(paths[name], seq_size, item_num)
+        frame = read_split_file(paths[name], seq_size, item_num, trust_pickle=trust_pickle)
         frame = frame.loc[frame["len_seq"] >= cfg.min_history].reset_index(drop=True)
         lens = np.minimum(frame["len_seq"].to_numpy(), cfg.max_history)
         matrix = np.stack(frame["seq"].to_numpy()) if len(frame) else np.zeros((0, seq_size), int)
@@ -172,13 +172,15 @@ def padded(histories: pd.Series, size: int, pad: int) -> np.ndarray:
     return matrix
 
 
-def export_dllm2rec(prepared: str | Path, out: str | Path) -> Path:
+def export_dllm2rec(prepared: str | Path, out: str | Path, *, overwrite: bool = False) -> Path:
     """Write a prepared folder in the reference layout (plus ``id2name.txt``: title TAB id)."""
+    out = Path(out)
+    where = {"kind": EXPORT_KIND, "signature": STATIS_FILE, "overwrite": overwrite}
+    check_output_dir(out, **where, remedy=OVERWRITE_REMEDY)
     data = load_prepared(prepared)
     size, pad = data.meta.max_history, data.meta.num_items
-    out = Path(out)
-    with atomic_dir(out) as tmp:
-        pd.DataFrame({"seq_size": [size], "item_num": [pad]}).to_pickle(tmp / "data_statis.df")
+    with atomic_dir(out, **where, remedy=OVERWRITE_REMEDY) as tmp:
+        pd.DataFrame({"seq_size": [size], "item_num": [pad]}).to_pickle(tmp / STATIS_FILE)
         for name in SPLITS:
             frame = data.split(name).sort_values("example_id")
             matrix = padded(frame["history"], size, pad)

@@ -17,9 +17,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from distillrec.atomic import atomic_dir
+from distillrec.atomic import OVERWRITE_REMEDY, atomic_dir, check_output_dir
 from distillrec.errors import UserError
+from distillrec.readers import read_parquet
 
+OUTPUT_KIND = "prepared dataset (distillrec data prepare)"
+META_FILE = "meta.json"
 SPLITS = ("train", "val", "test")
 TABLES = ("items", *SPLITS)
 
@@ -81,18 +84,37 @@ class PreparedDataset:
 
 def fingerprint_files(folder: Path) -> str:
     """sha256 over the four parquet files' bytes, in a fixed order."""
+    return fingerprint_bytes({t: (folder / f"{t}.parquet").read_bytes() for t in TABLES})
+
+
+def fingerprint_bytes(contents: dict[str, bytes]) -> str:
+    """The fingerprint of the tables' file contents (``{"items": b"...", "train": ...}``)."""
     digest = hashlib.sha256()
     for table in TABLES:
         digest.update(table.encode())
-        digest.update((folder / f"{table}.parquet").read_bytes())
+        digest.update(contents[table])
     return digest.hexdigest()
 
 
+def check_prepared_output(out_dir: Path, *, overwrite: bool = False) -> None:
+    """Refuse an unusable ``--out`` before any work (see :func:`distillrec.atomic.atomic_dir`)."""
+    check_output_dir(
+        out_dir, OUTPUT_KIND, signature=META_FILE, overwrite=overwrite, remedy=OVERWRITE_REMEDY
+    )
+
+
 def write_prepared(
-    out_dir: Path, items: pd.DataFrame, splits: dict[str, pd.DataFrame], meta: dict[str, Any]
+    out_dir: Path,
+    items: pd.DataFrame,
+    splits: dict[str, pd.DataFrame],
+    meta: dict[str, Any],
+    *,
+    overwrite: bool = False,
 ) -> DatasetMeta:
     """Write the folder into a temporary sibling and rename it: never half written."""
-    with atomic_dir(out_dir) as tmp:
+    with atomic_dir(
+        out_dir, kind=OUTPUT_KIND, signature=META_FILE, overwrite=overwrite, remedy=OVERWRITE_REMEDY
+    ) as tmp:
         _write_table(tmp / "items.parquet", items, ITEMS_SCHEMA)
         for name in SPLITS:
             _write_table(tmp / f"{name}.parquet", splits[name], EXAMPLES_SCHEMA)
@@ -123,16 +145,41 @@ def read_meta(path: str | Path) -> DatasetMeta:
 
 
 def load_prepared(path: str | Path) -> PreparedDataset:
-    """Load a prepared folder as pandas (Contract 1)."""
+    """Load a prepared folder as pandas (Contract 1), verifying its content.
+
+    Each file is read once; its bytes are both hashed and parsed, so checking the fingerprint
+    in ``meta.json`` costs one sha256 pass (measured in docs/reliability.md). A file replaced or
+    edited after ``data prepare`` is refused instead of silently training on other data.
+    """
     path = Path(path)
     meta = read_meta(path)
-    frames = {}
+    contents, frames = {}, {}
     for table in TABLES:
         file = path / f"{table}.parquet"
         if not file.is_file():
             raise UserError(f"{file}: missing (the prepared folder is incomplete)")
-        frames[table] = pq.read_table(file).to_pandas()
+        contents[table] = file.read_bytes()
+        frames[table] = read_parquet(file, contents[table]).to_pandas()
+    _check_fingerprint(path, meta, fingerprint_bytes(contents))
     return PreparedDataset(path=path, meta=meta, **frames)
+
+
+def verified_fingerprint(path: str | Path) -> str:
+    """The fingerprint in ``meta.json``, after checking the files still have it (no parsing)."""
+    meta = read_meta(path)
+    for table in TABLES:
+        if not (Path(path) / f"{table}.parquet").is_file():
+            raise UserError(f"{Path(path) / table}.parquet: missing (the folder is incomplete)")
+    _check_fingerprint(Path(path), meta, fingerprint_files(Path(path)))
+    return meta.fingerprint
+
+
+def _check_fingerprint(path: Path, meta: DatasetMeta, actual: str) -> None:
+    if actual != meta.fingerprint:
+        raise UserError(
+            f"{path}: the parquet files do not match the fingerprint in meta.json (changed "
+            "after `distillrec data prepare`?); prepare the dataset again"
+        )
 
 
 def read_split_ray(path: str | Path, split: str):

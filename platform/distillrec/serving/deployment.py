@@ -30,6 +30,7 @@ from ray import serve
 from distillrec import __version__
 from distillrec.errors import UserError
 from distillrec.serving.admin import ReloadGuard
+from distillrec.serving.docs import install_offline_docs, set_recommend_examples
 from distillrec.serving.http_errors import (
     ApiError,
     BodySizeLimit,
@@ -59,7 +60,10 @@ api = FastAPI(
     title="distillrec",
     version=__version__,
     description="Next-item recommendations from the distilled student registered as champion.",
+    docs_url=None,  # served from local files by install_offline_docs: no CDN needed
+    redoc_url=None,
 )
+install_offline_docs(api)
 install_error_handlers(api)
 api.add_middleware(BodySizeLimit)
 
@@ -122,6 +126,7 @@ class Recommender:
         api.state.max_body_bytes = max_body_bytes
         self._score_batch.set_max_batch_size(max_batch_size)
         self._score_batch.set_batch_wait_timeout_s(batch_wait_timeout_s)
+        set_recommend_examples(api, self._holder.current.catalogue.titles)
         logger.info("serving %s (%s)", self._holder.current.info, model_uri)
 
     def __del__(self) -> None:

@@ -13,8 +13,17 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from distillrec.config import StrictModel, check_safe_name, load_config
+from distillrec.config import (
+    StrictModel,
+    apply_overrides,
+    check_dotted_key,
+    check_safe_name,
+    field_error,
+    load_config,
+    validate,
+)
 from distillrec.contracts import dataset_path
+from distillrec.errors import UserError
 
 # Keys the sweep itself controls per trial; a search space may not override them.
 RESERVED_KEYS = {"student", "dataset", "teacher", "epochs", "num_threads", "mlflow", "output_dir"}
@@ -140,6 +149,7 @@ class SweepConfig(StrictModel):
     resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
     max_concurrent_trials: int | None = Field(None, ge=1)  # None = as many as resources allow
     max_failures: int = Field(1, ge=0)  # retries of a failing trial
+    allow_failed_trials: bool = False  # False: a trial still failing after retries fails the sweep
     epochs: int = Field(3, ge=1)  # maximum epochs of every trial (the same budget for all)
     baseline: bool = True  # add a no-distillation trial per student (lam=0, ed_weight=0)
     storage_path: str = "ray_results"  # Ray Tune experiment folders (what --resume reads)
@@ -167,6 +177,12 @@ class SweepConfig(StrictModel):
         if len(set(names)) != len(names):
             raise ValueError(f"dataset names listed twice: {names}")
         return value
+
+    @field_validator("base", mode="before")
+    @classmethod
+    def _dotted_base_keys(cls, value: Any) -> Any:
+        """``base: {distill: {lam: 0.5}}`` (from ``base.distill.lam=0.5``) -> ``distill.lam``."""
+        return flatten_keys(value) if isinstance(value, dict) else value
 
     @field_validator("base", "search_space")
     @classmethod
@@ -196,5 +212,53 @@ class SweepConfig(StrictModel):
 
 
 def load_sweep_config(path: str | Path, overrides: list[str] | None = None) -> SweepConfig:
-    """Read and validate a sweep YAML (``key.sub=value`` overrides allowed)."""
-    return load_config(SweepConfig, path, overrides)
+    """Read and validate a sweep YAML (``key.sub=value`` overrides allowed), including every
+    ``base`` and ``search_space`` key against the training config: a typo fails here, before Ray
+    starts, naming the key (and the override that set it)."""
+    cfg = load_config(SweepConfig, path, overrides)
+    train_key_values(cfg, source=str(path), overrides=overrides)
+    return cfg
+
+
+def train_key_values(
+    cfg: SweepConfig,
+    dataset_path: str | None = None,
+    source: str | None = None,
+    overrides: list[str] | None = None,
+) -> dict[str, Any]:
+    """Validate ``base`` and every ``search_space`` key against ``TrainConfig`` (with each
+    student); return each search key's value in the base training config (what baselines use)."""
+    from distillrec.training.config import TrainConfig
+
+    source = source or f"sweep {cfg.name}"
+    for section, keys in (("base", cfg.base), ("search_space", cfg.search_space)):
+        for key in keys:
+            problem = check_dotted_key(TrainConfig, key)
+            if problem is not None:
+                raise UserError(field_error((section, key), problem, source, overrides))
+    dataset = dataset_path or cfg.datasets[0].dataset_path
+    for student in cfg.students:
+        data = apply_overrides({}, {**cfg.base, "student": student, "dataset": dataset})
+        base = validate(TrainConfig, data, source, overrides, within=("base",))
+    dumped = base.model_dump()
+    values: dict[str, Any] = {}
+    for key, dist in cfg.search_space.items():
+        node: Any = dumped
+        for part in key.split("."):
+            node = node[part]
+        values[key] = node
+        sample = apply_overrides(data, {key: dist.reference(node)})
+        validate(TrainConfig, sample, source, overrides, within=("search_space",))
+    return values
+
+
+def flatten_keys(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"distill": {"lam": 1}, "lr": 2}`` -> ``{"distill.lam": 1, "lr": 2}``."""
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten_keys(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat

@@ -8,6 +8,7 @@ tagged with the test metrics and the trial's configuration, so the registry alon
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,11 +39,13 @@ class RegisteredChampion:
 
 
 def best_trial_run(uri: str, parent_run_id: str) -> Any | None:
-    """The finished trial run with the highest validation NDCG@20 (None if no trial finished)."""
+    """The finished trial run with the highest validation NDCG@20 (None if no trial finished).
+
+    A non-finite metric is never a winner (runs logged before training refused NaN scores)."""
     runs = [
         r
         for r in tracking.child_runs(uri, parent_run_id, finished_only=True)
-        if SELECTION_KEY in r.data.metrics
+        if math.isfinite(r.data.metrics.get(SELECTION_KEY, math.nan))
     ]
     return max(runs, key=lambda r: r.data.metrics[SELECTION_KEY], default=None)
 

@@ -8,7 +8,6 @@ latest one with ``Tuner.restore`` (finished trials are kept, unfinished and fail
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -21,6 +20,7 @@ from distillrec.errors import UserError
 from distillrec.runtime import tracking_uri
 from distillrec.sweep import tracking
 from distillrec.sweep.config import DatasetSpec, SweepConfig
+from distillrec.sweep.failures import judge_failures
 from distillrec.sweep.space import MODE, build_scheduler, build_search
 from distillrec.sweep.trial import SweepTrial
 
@@ -60,14 +60,17 @@ class DatasetSweep:
     interrupted: bool
     champion: Any = None  # distillrec.sweep.registration.RegisteredChampion
     report_files: dict[str, Path] = field(default_factory=dict)
+    error: str | None = None  # failed trials made this sweep fail (see sweep/failures.py)
+    warning: str | None = None  # failed trials accepted (allow_failed_trials), said out loud
 
 
 def run_sweep(
     cfg: SweepConfig, *, resume: bool = False, callbacks: list[Any] | None = None
 ) -> list[DatasetSweep]:
     """Sweep every dataset of ``cfg`` in turn (``callbacks``: extra Ray Tune callbacks)."""
-    from distillrec.runtime import ensure_ray
+    from distillrec.runtime import check_tracking_store, ensure_ray
 
+    check_tracking_store(tracking_uri(cfg.mlflow.tracking_uri))  # before Ray starts
     ensure_ray()
     logging.getLogger("ray.tune.search.variant_generator").addFilter(_QuietBaselinePresets())
     return [
@@ -182,11 +185,19 @@ def finish_dataset_sweep(
     if interrupted:
         tracking.client(uri).set_terminated(parent_run_id, status="KILLED")
         return result
-    if cfg.register_champion:
+    verdict = judge_failures(
+        list(grid),
+        dataset=spec.name,
+        has_teacher=spec.teacher is not None,
+        allow_failed=cfg.allow_failed_trials,
+    )
+    result.error, result.warning = verdict.error, verdict.warning
+    if cfg.register_champion and verdict.register:
         result.champion = register_champion(uri, parent_run_id, spec.name, sweep=cfg.name)
     out_dir = Path(cfg.report_dir) / spec.name
     result.report_files = write_report(uri, parent_run_id, spec.name, out_dir)
-    tracking.finish_parent(uri, parent_run_id, failed=num_errors == num_trials)
+    failed = num_errors == num_trials or not verdict.register
+    tracking.finish_parent(uri, parent_run_id, failed=failed)
     return result
 
 
@@ -246,11 +257,11 @@ def pick_experiment_path(cfg: SweepConfig, dataset: str, resume: bool) -> Path:
 
 
 def dataset_fingerprint(path: Path) -> str:
-    """The prepared dataset's fingerprint (Contract 1), read from ``meta.json``."""
-    meta = path / "meta.json"
-    if not meta.is_file():
-        raise UserError(f"dataset {path}: no meta.json; run `distillrec data prepare` first")
-    return str(json.loads(meta.read_text()).get("fingerprint", ""))
+    """The prepared dataset's fingerprint (Contract 1), checked against its files before Ray
+    starts (a trial would refuse the data anyway, after the sweep had begun)."""
+    from distillrec.data.prepared import verified_fingerprint
+
+    return verified_fingerprint(path)
 
 
 def check_teacher(spec: DatasetSpec, fingerprint: str, min_topk: int | None = None) -> str | None:
@@ -258,9 +269,14 @@ def check_teacher(spec: DatasetSpec, fingerprint: str, min_topk: int | None = No
     or holding fewer candidates than a trial may ask for."""
     if spec.teacher is None:
         return None
-    from distillrec.teacher.artifact import read_manifest
+    from distillrec.teacher.artifact import how_to_create, read_manifest
 
     path = Path(spec.teacher).resolve()
+    if not path.exists():
+        raise UserError(
+            f"datasets.{spec.name}.teacher: {path} does not exist; "
+            f"{how_to_create(spec.teacher, spec.dataset_path)}, or set it to null (baselines only)"
+        )
     try:
         read_manifest(path, expected_fingerprint=fingerprint, min_topk=min_topk)
     except UserError as err:
@@ -285,24 +301,9 @@ def max_candidate_topk(cfg: SweepConfig) -> int:
 
 def check_train_keys(cfg: SweepConfig, dataset_path: Path) -> dict[str, Any]:
     """Validate ``base`` and every search key against ``TrainConfig``; return the base values."""
-    from distillrec.config import apply_overrides, validate
-    from distillrec.training import TrainConfig
+    from distillrec.sweep.config import train_key_values
 
-    for student in cfg.students:
-        data = apply_overrides({}, {**cfg.base, "student": student, "dataset": str(dataset_path)})
-        base = validate(TrainConfig, data, f"sweep {cfg.name} (base, student {student})")
-    dumped = base.model_dump()
-    values: dict[str, Any] = {}
-    for key, dist in cfg.search_space.items():
-        node: Any = dumped
-        for part in key.split("."):
-            if not isinstance(node, dict) or part not in node:
-                raise UserError(f"sweep {cfg.name}: search_space.{key}: not a TrainConfig key")
-            node = node[part]
-        values[key] = node
-        sample = apply_overrides(data, {key: dist.reference(node)})
-        validate(TrainConfig, sample, f"sweep {cfg.name} (search_space.{key})")
-    return values
+    return train_key_values(cfg, str(dataset_path))
 
 
 def check_resources(cfg: SweepConfig) -> None:

@@ -24,10 +24,12 @@ import pyarrow.parquet as pq
 
 from distillrec.atomic import atomic_dir, write_json_atomic
 from distillrec.errors import UserError
+from distillrec.readers import load_safetensors, read_parquet
 
 RANKINGS_FILE = "rankings.parquet"
 EMBEDDINGS_FILE = "item_embeddings.safetensors"
 MANIFEST_FILE = "manifest.json"
+ARTIFACT_KIND = "teacher artifact"
 EMBEDDINGS_TENSOR = "embeddings"
 
 RANKINGS_SCHEMA = pa.schema(
@@ -120,7 +122,7 @@ def write_artifact(out_dir: str | Path, artifact: TeacherArtifact) -> Path:
         num_rankings=int(len(artifact.rankings)),
     )
     manifest.setdefault("topk", int(artifact.rankings["items"].map(len).max() or 0))
-    with atomic_dir(out_dir) as tmp:
+    with atomic_dir(out_dir, kind=ARTIFACT_KIND, signature=MANIFEST_FILE) as tmp:
         table = pa.Table.from_pandas(
             artifact.rankings[["example_id", "items", "distances"]],
             schema=RANKINGS_SCHEMA,
@@ -131,6 +133,17 @@ def write_artifact(out_dir: str | Path, artifact: TeacherArtifact) -> Path:
         save_file({EMBEDDINGS_TENSOR: emb}, str(tmp / EMBEDDINGS_FILE))
         write_json_atomic(tmp / MANIFEST_FILE, manifest)
     return out_dir
+
+
+DEFAULT_TEACHER_CONFIG = "configs/teacher/smollm2-135m.yaml"
+
+
+def how_to_create(path: str | Path, dataset: str | Path | None = None) -> str:
+    """The command that writes a teacher artifact at ``path`` (for "missing artifact" errors)."""
+    command = f"distillrec teacher infer -c {DEFAULT_TEACHER_CONFIG} --out {path}"
+    if dataset is not None:
+        command += f" dataset={dataset}"
+    return f"`{command}` writes one (docs/teacher.md)"
 
 
 def read_manifest(
@@ -144,6 +157,11 @@ def read_manifest(
     ``topk`` are checked when the rankings are read).
     """
     path = Path(path)
+    if not path.exists():
+        raise UserError(
+            f"teacher artifact {path}: missing {MANIFEST_FILE} (the folder does not exist); "
+            f"{how_to_create(path)}"
+        )
     if not (path / MANIFEST_FILE).is_file():
         raise UserError(f"teacher artifact {path}: missing {MANIFEST_FILE}")
     try:
@@ -171,19 +189,17 @@ def read_artifact(
     path: str | Path, *, expected_fingerprint: str | None = None, min_topk: int | None = None
 ) -> TeacherArtifact:
     """Load and validate an artifact, after the checks of :func:`read_manifest`."""
-    from safetensors.numpy import load_file
-
     path = Path(path)
-    for name in (RANKINGS_FILE, EMBEDDINGS_FILE, MANIFEST_FILE):
+    manifest = read_manifest(path, expected_fingerprint, min_topk)
+    for name in (RANKINGS_FILE, EMBEDDINGS_FILE):
         if not (path / name).is_file():
             raise UserError(f"teacher artifact {path}: missing {name}")
-    manifest = read_manifest(path, expected_fingerprint, min_topk)
-    tensors = load_file(str(path / EMBEDDINGS_FILE))
+    tensors = load_safetensors(path / EMBEDDINGS_FILE)
     if EMBEDDINGS_TENSOR not in tensors:
         raise UserError(f"{path / EMBEDDINGS_FILE}: no tensor named {EMBEDDINGS_TENSOR!r}")
     emb = tensors[EMBEDDINGS_TENSOR]
     if emb.ndim != 2:
         raise UserError(f"{path / EMBEDDINGS_FILE}: expected [num_items, d], got {emb.shape}")
-    rankings = pq.read_table(path / RANKINGS_FILE).to_pandas()
+    rankings = read_parquet(path / RANKINGS_FILE).to_pandas()
     validate_rankings(rankings, int(emb.shape[0]), str(path / RANKINGS_FILE))
     return TeacherArtifact(rankings=rankings, item_embeddings=emb, manifest=manifest)

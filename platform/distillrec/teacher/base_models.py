@@ -69,7 +69,7 @@ def ensure_smollm2() -> Path:
     if (target / "config.json").is_file() and any(target.glob("*.safetensors")):
         return target
     gguf = smollm2_gguf_path()
-    with atomic_dir(target) as tmp:
+    with atomic_dir(target, kind="converted base model", signature="config.json") as tmp:
         convert_gguf(gguf, tmp)
     return target
 

@@ -183,7 +183,7 @@ def merge_and_save(model_path: str, adapter_dir: str, out: Path, summary: dict) 
 
     base = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
     merged = PeftModel.from_pretrained(base, adapter_dir).merge_and_unload()
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, kind="fine-tuned teacher", signature=SUMMARY_FILE) as tmp:
         merged.save_pretrained(tmp, safe_serialization=True)
         AutoTokenizer.from_pretrained(model_path).save_pretrained(tmp)
         write_json_atomic(tmp / SUMMARY_FILE, summary)

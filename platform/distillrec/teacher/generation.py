@@ -14,6 +14,7 @@ import numpy as np
 
 from distillrec.teacher.config import InferenceConfig
 from distillrec.teacher.engine import build_generation_llm, peak_rss_mb
+from distillrec.teacher.engine_log import redirect_engine_output
 
 
 def generate_texts(llm: Any, prompts: list[str], inference: InferenceConfig) -> tuple[list, list]:
@@ -49,6 +50,7 @@ class VLLMGenerator:
     """Ray Data callable class: prompts in, generated titles (+ token counts, timings) out."""
 
     def __init__(self, model_path: str, inference: InferenceConfig) -> None:
+        redirect_engine_output("vLLM generation engine")
         self.inference = inference
         self.llm = build_generation_llm(model_path, inference)
 

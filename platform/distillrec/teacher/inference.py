@@ -15,6 +15,7 @@ from __future__ import annotations
 import collections
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,13 +23,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from distillrec.teacher.artifact import TeacherArtifact, write_artifact
+from distillrec.atomic import check_output_dir
+from distillrec.teacher.artifact import (
+    ARTIFACT_KIND,
+    MANIFEST_FILE,
+    TeacherArtifact,
+    write_artifact,
+)
 from distillrec.teacher.config import SampleConfig, TeacherConfig
 from distillrec.teacher.evaluation import format_metrics
 from distillrec.teacher.manifest import build_manifest, log_to_mlflow, teacher_metrics
 from distillrec.teacher.parts import PartStore
 
 LOW_CPU = 0.25  # Ray CPUs for the light read/prompt tasks, so they never starve the engines
+
+# ``on_progress(done, total)``: examples finished so far (earlier runs included) out of all selected
+ProgressFn = Callable[[int, int], None]
 
 
 @dataclass
@@ -167,8 +177,17 @@ def add_block(stats: dict[str, Any], block: dict[str, Any]) -> None:
     stats["worker_rss"] = max(stats["worker_rss"], float(np.max(block["worker_peak_rss_mb"])))
 
 
-def stream_blocks(ds: Any, grounder: Any, store: PartStore, stop_after: int | None) -> dict:
-    """Generate, ground (up to two blocks in flight) and write blocks; returns counters."""
+def stream_blocks(
+    ds: Any,
+    grounder: Any,
+    store: PartStore,
+    stop_after: int | None,
+    on_block: Callable[[int], None] | None = None,
+) -> dict:
+    """Generate, store each generated block at once, ground (up to two blocks in flight) and
+    write the grounded parts; returns counters.
+
+    ``on_block(rows)`` is called after each grounded block is written."""
     import ray
 
     stats = empty_stats()
@@ -178,10 +197,13 @@ def stream_blocks(ds: Any, grounder: Any, store: PartStore, stop_after: int | No
         grounded = ray.get(pending.popleft())
         store.write(grounded)
         add_block(stats, grounded)
+        if on_block is not None:
+            on_block(len(grounded["example_id"]))
 
     for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
         if not len(batch["example_id"]):
             continue
+        store.write_generations(batch)  # a kill from here on loses no generation
         pending.append(grounder.ground.remote(batch))
         if len(pending) >= 2:
             finish_one()
@@ -193,6 +215,20 @@ def stream_blocks(ds: Any, grounder: Any, store: PartStore, stop_after: int | No
     return stats
 
 
+def reground_stored(store: PartStore, grounder: Any, ids: set[int], batch_size: int) -> int:
+    """Ground generations an interrupted run stored but did not ground; never regenerates.
+
+    Returns the number of rows grounded."""
+    import ray
+
+    frame = store.read_generations(ids)
+    for start in range(0, len(frame), batch_size):
+        block = frame.iloc[start : start + batch_size]
+        batch = {name: block[name].to_numpy() for name in block.columns}
+        store.write(ray.get(grounder.ground.remote(batch)))
+    return len(frame)
+
+
 def run_inference(
     cfg: TeacherConfig,
     *,
@@ -202,11 +238,13 @@ def run_inference(
     fresh: bool = False,
     stop_after_blocks: int | None = None,
     log_mlflow: bool = True,
+    on_progress: ProgressFn | None = None,
 ) -> InferenceRun:
     """Run (or resume) teacher inference and write the artifact; see the module docstring.
 
     ``stop_after_blocks`` stops after that many blocks without writing the artifact: what an
-    interruption leaves behind (used by tests and for budgeted runs).
+    interruption leaves behind (used by tests and for budgeted runs). ``on_progress(done, total)``
+    is called once before generation starts and after every written block.
     """
     import ray
 
@@ -219,34 +257,50 @@ def run_inference(
     splits = list(splits or cfg.sample.splits)
     model = resolve_base_model(cfg.base_model)
     out = Path(out_dir or cfg.output_dir)
+    check_output_dir(out, ARTIFACT_KIND, signature=MANIFEST_FILE)  # before any generation
     store = PartStore(
         out.with_name(f".{out.name}.parts"), run_identity(cfg, model, data.fingerprint)
     )
     store.open(fresh=fresh)
     selected = select_examples(data, cfg.sample, splits, limit)
     done = store.done_ids()
-    todo = selected[~selected["example_id"].isin(done)]
-    print(f"teacher: {len(selected)} examples selected, {len(selected) - len(todo)} already done")
+    unfinished = selected[~selected["example_id"].isin(done)]
+    stored = set(unfinished["example_id"]) & store.generated_ids()  # generated, not grounded
+    todo = unfinished[~unfinished["example_id"].isin(stored)]
+    print(
+        f"teacher: {len(selected)} examples selected, {len(selected) - len(unfinished)} already "
+        f"done, {len(stored)} generated earlier (grounded now, not regenerated)"
+    )
+    done_rows = len(selected) - len(todo)
+
+    def on_block(rows: int) -> None:
+        nonlocal done_rows
+        done_rows += rows
+        if on_progress is not None:
+            on_progress(done_rows, len(selected))
+
     items = store.load_item_embeddings()
-    stats = {**empty_stats(), "wall_seconds": 0.0, "grounder_rss": 0.0}
-    if len(todo) or items is None:
+    stats = {**empty_stats(), "wall_seconds": 0.0, "grounder_rss": 0.0, "regrounded_rows": 0}
+    if len(unfinished) or items is None:
         ensure_ray()
         grounder = start_grounder(cfg, data, model, items)
         if items is None:
             items = ray.get(grounder.item_embeddings.remote())
             store.save_item_embeddings(items)
         gen_start = time.perf_counter()
+        if stored:
+            size = cfg.inference.batch_size
+            stats["regrounded_rows"] = reground_stored(store, grounder, stored, size)
         if len(todo):
-            stats.update(
-                stream_blocks(
-                    build_dataset(cfg, data, todo, model), grounder, store, stop_after_blocks
-                )
-            )
+            if on_progress is not None:
+                on_progress(done_rows, len(selected))
+            ds = build_dataset(cfg, data, todo, model)
+            stats.update(stream_blocks(ds, grounder, store, stop_after_blocks, on_block))
         stats["wall_seconds"] = time.perf_counter() - gen_start
         stats["grounder_rss"] = ray.get(grounder.peak_rss_mb.remote())
         ray.get(grounder.close.remote())
         ray.kill(grounder)
-    if stop_after_blocks is not None and not set(todo["example_id"]) <= store.done_ids():
+    if stop_after_blocks is not None and not set(unfinished["example_id"]) <= store.done_ids():
         return InferenceRun(out_dir=None, new_rows=stats["rows"])
     return finish(cfg, data, selected, store, items, stats, out, started, log_mlflow)
 

@@ -1,9 +1,12 @@
 """Resumable inference output: finished blocks as parquet parts keyed by ``example_id``.
 
-Each block is written atomically (temp file + rename), so after an interruption every part on
-disk is complete; a restarted run skips the example ids already present (no duplicates, nothing
-lost). ``run.json`` records what produced the parts, so a run with another model, prompt or
-decoding never mixes its rows with them.
+Generation is the expensive step, so each generated block is stored (``gen-*.parquet``) as soon
+as the engine returns it, before grounding; the grounded block follows as ``part-*.parquet``.
+Both are written atomically (temp file + rename), so after an interruption every file on disk is
+complete; a restarted run skips grounded ids, grounds stored generations again without
+regenerating them, and generates only the rest (no duplicates, nothing lost). ``run.json``
+records what produced the parts, so a run with another model, prompt or decoding never mixes its
+rows with them.
 """
 
 from __future__ import annotations
@@ -25,6 +28,17 @@ from distillrec.teacher.artifact import RANKINGS_SCHEMA
 RUN_FILE = "run.json"
 ITEMS_FILE = "item_embeddings.npy"
 # A part is the artifact's rankings plus what was generated for each example.
+GENERATION_SCHEMA = pa.schema(
+    [
+        ("example_id", pa.int64()),
+        ("generation", pa.string()),
+        ("num_generated_tokens", pa.int64()),
+        ("generate_seconds", pa.float64()),
+        ("generate_started", pa.float64()),
+        ("generate_finished", pa.float64()),
+        ("worker_peak_rss_mb", pa.float64()),
+    ]
+)
 PART_SCHEMA = pa.schema(
     [
         *RANKINGS_SCHEMA,
@@ -61,6 +75,29 @@ class PartStore:
     def part_files(self) -> list[Path]:
         return sorted(self.folder.glob("part-*.parquet"))
 
+    def generation_files(self) -> list[Path]:
+        return sorted(self.folder.glob("gen-*.parquet"))
+
+    def write_generations(self, batch: dict[str, Any]) -> Path:
+        """Store one generated (not yet grounded) block atomically, as soon as it exists."""
+        columns = {name: np.asarray(batch[name]) for name in GENERATION_SCHEMA.names}
+        columns["generation"] = [str(t) for t in batch["generation"]]
+        table = pa.table(columns, schema=GENERATION_SCHEMA)
+        return self._write_next("gen", table)
+
+    def read_generations(self, ids: set[int]) -> pd.DataFrame:
+        """Stored generations of ``ids`` (one row per id), in ``example_id`` order."""
+        files = self.generation_files()
+        if not files or not ids:
+            return GENERATION_SCHEMA.empty_table().to_pandas()
+        frame = pa.concat_tables(pq.read_table(f, schema=GENERATION_SCHEMA) for f in files)
+        frame = frame.to_pandas()
+        frame = frame[frame["example_id"].isin(ids)].drop_duplicates("example_id")
+        return frame.sort_values("example_id").reset_index(drop=True)
+
+    def generated_ids(self) -> set[int]:
+        return self._ids(self.generation_files())
+
     def read(self) -> pd.DataFrame:
         """All finished rows (empty frame with the part columns when none)."""
         files = self.part_files()
@@ -69,7 +106,11 @@ class PartStore:
         return pa.concat_tables(pq.read_table(f, schema=PART_SCHEMA) for f in files).to_pandas()
 
     def done_ids(self) -> set[int]:
-        files = self.part_files()
+        """Ids with a grounded (finished) row."""
+        return self._ids(self.part_files())
+
+    @staticmethod
+    def _ids(files: list[Path]) -> set[int]:
         if not files:
             return set()
         ids = [pq.read_table(f, columns=["example_id"])["example_id"] for f in files]
@@ -77,8 +118,6 @@ class PartStore:
 
     def write(self, batch: dict[str, Any]) -> Path:
         """Write one finished block atomically; its name continues the numbering."""
-        files = self.part_files()
-        index = int(files[-1].stem.split("-")[1]) + 1 if files else 0
         table = pa.table(
             {
                 "example_id": np.asarray(batch["example_id"], dtype=np.int64),
@@ -89,7 +128,12 @@ class PartStore:
             },
             schema=PART_SCHEMA,
         )
-        target = self.folder / f"part-{index:06d}.parquet"
+        return self._write_next("part", table)
+
+    def _write_next(self, prefix: str, table: pa.Table) -> Path:
+        files = sorted(self.folder.glob(f"{prefix}-*.parquet"))
+        index = int(files[-1].stem.split("-")[1]) + 1 if files else 0
+        target = self.folder / f"{prefix}-{index:06d}.parquet"
         with atomic_file(target, "wb") as handle:
             pq.write_table(table, handle)
         return target

@@ -6,6 +6,7 @@ import torch
 
 from distillrec.students.base import SequentialRecommender
 from distillrec.training.batches import ExampleTensors
+from distillrec.training.finite import check_scores
 
 CUTOFFS = (1, 5, 10, 20)
 EVAL_BATCH_SIZE = 1024
@@ -15,13 +16,16 @@ def target_ranks(scores: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """0-based rank of each target among all items: ``[B, N]``, ``[B]`` -> ``[B]``.
 
     Ties are broken by item id (a lower id ranks first), like a stable descending sort, so a
-    constant scorer is neither rewarded nor punished by ties.
+    constant scorer is neither rewarded nor punished by ties. A row holding any NaN/inf score
+    ranks its target last (a miss): comparisons with NaN are False and would otherwise rank it
+    first.
     """
     target_score = scores.gather(1, target.view(-1, 1))  # [B, 1]
     higher = (scores > target_score).sum(dim=1)
     ids = torch.arange(scores.shape[1], device=scores.device).unsqueeze(0)
     tied_before = ((scores == target_score) & (ids < target.view(-1, 1))).sum(dim=1)
-    return higher + tied_before
+    broken = ~torch.isfinite(scores).all(dim=1)
+    return torch.where(broken, scores.shape[1], higher + tied_before)
 
 
 def metrics_from_ranks(ranks: torch.Tensor, cutoffs=CUTOFFS) -> dict[str, float]:
@@ -38,13 +42,19 @@ def metrics_from_ranks(ranks: torch.Tensor, cutoffs=CUTOFFS) -> dict[str, float]
 
 @torch.no_grad()
 def evaluate(
-    model: SequentialRecommender, examples: ExampleTensors, batch_size: int = EVAL_BATCH_SIZE
+    model: SequentialRecommender,
+    examples: ExampleTensors,
+    batch_size: int = EVAL_BATCH_SIZE,
+    split: str = "evaluation",
 ) -> dict[str, float]:
-    """HR and NDCG at 1, 5, 10, 20 of ``model`` on a split (model put in eval mode)."""
+    """HR and NDCG at 1, 5, 10, 20 of ``model`` on a split (model put in eval mode).
+
+    Raises :class:`~distillrec.training.finite.NonFiniteError` on any NaN/inf score."""
     model.eval()
     ranks = []
     for start in range(0, len(examples), batch_size):
         stop = start + batch_size
         scores = model(examples.history[start:stop], examples.history_len[start:stop])
+        check_scores(scores, split)
         ranks.append(target_ranks(scores, examples.target[start:stop]))
     return metrics_from_ranks(torch.cat(ranks) if ranks else torch.zeros(0))

@@ -21,6 +21,7 @@ from distillrec.students.base import SequentialRecommender
 from distillrec.students.registry import build_student
 from distillrec.training.batches import ExampleTensors, align_teacher, sample_negatives
 from distillrec.training.config import TrainConfig
+from distillrec.training.finite import check_loss
 from distillrec.training.metrics import evaluate
 
 
@@ -80,7 +81,7 @@ class TrainingSetup:
         return self.model.teacher_fusion is not None
 
     def evaluate(self, split: str) -> dict[str, float]:
-        return evaluate(self.model, self.splits[split])
+        return evaluate(self.model, self.splits[split], split=split)
 
     def train_epoch(self, optimizer: torch.optim.Optimizer, generator: torch.Generator) -> float:
         """One pass over the shuffled training set; returns the mean batch loss."""
@@ -88,8 +89,9 @@ class TrainingSetup:
         data = self.splits["train"]
         order = torch.randperm(len(data), generator=generator)
         total, batches = 0.0, 0
-        for index in order.split(self.config.batch_size):
+        for batch, index in enumerate(order.split(self.config.batch_size), start=1):
             loss = self.batch_loss(index, generator)
+            check_loss(loss, batch)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -125,12 +127,12 @@ class TrainingSetup:
     def save_best(self, run_id: str | None, metrics: dict[str, Any]) -> Path:
         """Fold the teacher fusion and write ``student.safetensors`` + ``student.json``."""
         from distillrec.atomic import atomic_dir
-        from distillrec.training.packaging import save_student
+        from distillrec.training.packaging import SPEC_FILE, save_student
 
         self.model.fold_teacher_fusion()
         name = f"{self.run_name}-{(run_id or 'local')[:8]}"
         target = Path(self.config.output_dir) / name
-        with atomic_dir(target) as tmp:
+        with atomic_dir(target, kind="student model", signature=SPEC_FILE) as tmp:
             save_student(tmp, self.model, self.spec(metrics))
         return target
 

@@ -60,8 +60,12 @@ def train(
     ``val_ndcg@k`` and ``epoch_seconds``. ``run_tags`` are added to the MLflow run (a sweep passes
     its parent run and trial ids here).
     """
+    from distillrec.atomic import check_writable
+    from distillrec.runtime import check_tracking_store, tracking_uri
     from distillrec.training.tracking import log_split_metrics, mlflow_run
 
+    check_writable(config.output_dir, folder=True)  # fail now, not after training
+    check_tracking_store(tracking_uri(config.mlflow.tracking_uri))
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
     setup = prepare_training(config, teacher_dir)
