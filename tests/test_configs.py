@@ -15,6 +15,7 @@ def schema_for(folder: str):
     """The schema of each config folder; a new folder must be added here."""
     from distillrec.data.config import DatasetConfig
     from distillrec.demo_config import DemoConfig
+    from distillrec.study.config import StudyConfig
     from distillrec.sweep.config import SweepConfig
     from distillrec.teacher.config import TeacherConfig
     from distillrec.training.config import TrainConfig
@@ -25,6 +26,7 @@ def schema_for(folder: str):
         "train": TrainConfig,
         "sweeps": SweepConfig,
         "demo": DemoConfig,
+        "studies": StudyConfig,
     }.get(folder)
 
 

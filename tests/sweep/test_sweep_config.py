@@ -99,7 +99,9 @@ def test_sweep_command_bad_config_exits_2(tmp_path: Path) -> None:
 
 
 def test_random_search_has_one_baseline_per_student() -> None:
-    cfg = make_config(search={"algorithm": "random", "num_samples": 3})
+    cfg = make_config(
+        search={"algorithm": "random", "num_samples": 3}, baseline_tuning="base_config"
+    )
     base_values = {"distill.lam": 0.8, "lr": 0.001, "distill.candidate_topk": 20}
     points = baseline_points(cfg, base_values)
     assert [p["student"] for p in points] == ["gru4rec", "sasrec"]
@@ -116,10 +118,35 @@ def test_no_baseline_when_disabled() -> None:
     assert baseline_points(make_config(baseline=False), {}) == []
 
 
+def test_tuned_baselines_run_after_the_search_with_the_best_trials_settings() -> None:
+    from types import SimpleNamespace
+
+    from distillrec.sweep.tuner import tuned_baseline_settings
+
+    cfg = make_config(search={"algorithm": "random", "num_samples": 3})
+    assert cfg.baseline_tuning == "rerun_best" and baseline_points(cfg, {}) == []
+
+    def result(student, lr, val, finished=True, variant=DISTILL):
+        config = {"student": student, "variant": variant, "lr": lr, "distill.lam": 0.5}
+        metrics = {"val_ndcg_20": val, **({"test_ndcg_20": 0.1} if finished else {})}
+        return SimpleNamespace(config=config, metrics=metrics)
+
+    grid = [
+        result("gru4rec", 0.001, 0.05),
+        result("gru4rec", 0.004, 0.07),
+        result("gru4rec", 0.009, 0.09, finished=False),  # stopped by ASHA: not a candidate
+        result("sasrec", 0.002, 0.06),
+        result("sasrec", 0.003, 0.08, variant=BASELINE),
+    ]
+    assert tuned_baseline_settings(grid) == {"gru4rec": {"lr": 0.004}, "sasrec": {"lr": 0.002}}
+
+
 def test_optuna_space_runs_baselines_first_then_samples() -> None:
     import optuna
 
-    cfg = make_config(search={"algorithm": "optuna", "num_samples": 2})
+    cfg = make_config(
+        search={"algorithm": "optuna", "num_samples": 2}, baseline_tuning="base_config"
+    )
     points = baseline_points(cfg, {})
     space = OptunaSpace(cfg, points)
     study = optuna.create_study(direction="maximize")

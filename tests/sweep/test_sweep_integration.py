@@ -100,6 +100,17 @@ def test_sweep_interrupted_then_resumed(
         for key in ("best_val_ndcg_20", "best_val_hr_20", "test_ndcg_20", "test_hr_20"):
             assert 0 < run.data.metrics[key] < 1
 
+    # the baseline re-ran the best distillation trial's non-distillation settings (same tuning)
+    (baseline,) = [r for r in runs if r.data.tags[tracking.VARIANT_TAG] == "baseline"]
+    distilled = [r for r in runs if r.data.tags[tracking.VARIANT_TAG] == "dllm2rec"]
+    best_distilled = max(distilled, key=lambda r: r.data.metrics["best_val_ndcg_20"])
+    assert baseline.data.params["lr"] == best_distilled.data.params["lr"]
+    assert baseline.data.params["distill.lam"] == "0.0"
+    page = result.report_files["md"].read_text()
+    assert "re-ran its best DLLM2Rec trial's" in page
+    assert "training coverage: **100.0%**" in page  # the teacher beside every report
+    assert "ranked no val/test rows" in page
+
     best = max(runs, key=lambda r: r.data.metrics["best_val_ndcg_20"])
     version = client.get_model_version_by_alias("distillrec-ml-100k", "champion")
     assert version.run_id == best.info.run_id

@@ -63,3 +63,14 @@ def test_report_picks_best_distillation_on_validation_and_computes_gains(mlflow_
     row = "| gru4rec | best DLLM2Rec | 0.0800 | 0.0400 | 0.0500 | 0.0250 | +25.0% | +25.0% |"
     assert row in text
     assert "| sasrec | best DLLM2Rec | - | - | - | - | - | - |" in text
+
+
+def test_the_page_says_how_the_baselines_were_tuned():
+    from distillrec.sweep.report import baseline_note
+
+    tuned = baseline_note(
+        {"baseline_tuning": "rerun_best", "tuned_baseline.gru4rec": '{"lr": 0.004}'}
+    )
+    assert 'gru4rec: {"lr": 0.004}' in tuned and "same tuning" in tuned
+    assert "Baseline tuning: NONE" in baseline_note({"baseline_tuning": "base_config"})
+    assert "Baseline tuning: NONE" in baseline_note({})  # sweeps logged before the switch

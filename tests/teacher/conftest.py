@@ -50,14 +50,16 @@ def finetuned(teacher_config, ray_session):
 @pytest.fixture(scope="session")
 def interrupted_then_resumed(teacher_config, finetuned, ray_session):
     """Inference with the fine-tuned model on 8 examples per split, stopped after 2 of 3 blocks,
-    the last finished block deleted (a crash mid-write), then resumed to the artifact."""
+    the last grounded part and the last stored generation deleted, then resumed to the artifact."""
     cfg = teacher_config.model_copy(update={"base_model": str(finetuned.model_dir)})
     from distillrec.teacher.inference import run_inference
 
     first = run_inference(cfg, limit=8, stop_after_blocks=2, log_mlflow=False)
     parts_dir = Path(cfg.output_dir).with_name(f".{Path(cfg.output_dir).name}.parts")
     parts = sorted(parts_dir.glob("part-*.parquet"))
-    parts[-1].unlink()
+    parts[-1].unlink()  # a grounded block lost: its stored generations are grounded again
+    generations = sorted(parts_dir.glob("gen-*.parquet"))
+    generations[-1].unlink()  # the third block's generations lost too: it is generated again
     # the resumed run as `distillrec teacher infer` makes it: engine output to a file, progress
     from distillrec.teacher.engine_log import ENGINE_LOG_ENV, engine_log_path, start_engine_log
 

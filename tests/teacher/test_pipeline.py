@@ -26,8 +26,10 @@ def test_interrupted_run_writes_no_artifact_and_resume_completes(interrupted_the
     run = interrupted_then_resumed
     assert run["first"].out_dir is None and run["first"].new_rows == 16
     assert run["parts_before"] == 2
-    # one block of 8 was deleted and one never ran: exactly 16 rows are redone
-    assert run["second"].new_rows == 16
+    # the deleted part's 8 rows are grounded again from their stored generations (never
+    # regenerated); the third block, whose stored generations were deleted, is generated again
+    assert run["second"].new_rows == 8
+    assert run["second"].manifest["throughput"]["regrounded_rows"] == 8
     cfg = run["config"]
     assert not Path(cfg.output_dir).with_name(f".{Path(cfg.output_dir).name}.parts").exists()
 
@@ -39,7 +41,8 @@ def test_resumed_run_reports_progress_and_logs_engines_to_a_file(interrupted_the
     assert {t for _, t in progress} == {total}
     done = [d for d, _ in progress]
     assert done == sorted(done) and done[-1] == total
-    assert done[0] == total - run["second"].new_rows > 0  # resumed: earlier blocks count as done
+    redone = run["second"].new_rows + run["second"].manifest["throughput"]["regrounded_rows"]
+    assert done[0] == total - redone > 0  # resumed: earlier blocks count as done
     text = run["engine_log"].read_text()
     assert "vLLM generation engine (pid " in text and "grounding embedder (pid " in text
     assert "LLM engine" in text  # vLLM's own start-up lines are in the file

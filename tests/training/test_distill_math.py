@@ -120,11 +120,66 @@ def test_ranking_distillation_by_hand(form: str):
     neg = softplus(-2.0) if form == "standard" else -math.log(1 / (1 + math.exp(-(1 - -2.0))))
     term_3 = softplus(-3.0) + neg
     term_2 = softplus(-0.5) + neg
-    expected = (0.75 * term_3 + 0.25 * term_2) / 2  # example 2 is not covered: mean over B = 2
+    covered_only = 0.75 * term_3 + 0.25 * term_2  # example 2 is not covered
     got = ranking_distillation_loss(
         scores, candidates, weights, negative, None, alpha=0.0, negative_form=form, covered=covered
     )
-    assert got.item() == pytest.approx(expected, rel=1e-6)
+    assert got.item() == pytest.approx(covered_only, rel=1e-6)  # default: mean over covered rows
+    batch = ranking_distillation_loss(
+        scores,
+        candidates,
+        weights,
+        negative,
+        None,
+        alpha=0.0,
+        negative_form=form,
+        covered=covered,
+        average="batch",
+    )
+    assert batch.item() == pytest.approx(covered_only / 2, rel=1e-6)  # old: mean over B = 2
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.7])
+def test_coverage_normalised_loss_equals_covered_only_loss(alpha: float):
+    """Averaged over covered rows, the loss of a mixed batch is the loss of its covered rows
+    alone (computed independently on the sub-batch): lam means the same at any coverage."""
+    g = torch.Generator().manual_seed(3)
+    scores = torch.randn(16, 30, generator=g)
+    candidates = torch.randint(0, 30, (16, 5), generator=g)
+    weights = torch.softmax(torch.randn(16, 5, generator=g), dim=1)
+    negative = torch.randint(0, 30, (16,), generator=g)
+    covered = torch.rand(16, generator=g) < 0.25
+    covered[0] = True
+    ps = dros_propensity(torch.randint(0, 30, (100,), generator=g).numpy(), 30)
+    mixed = ranking_distillation_loss(
+        scores, candidates, weights, negative, ps, alpha=alpha, covered=covered
+    )
+    rows = covered.nonzero().squeeze(1)
+    alone = ranking_distillation_loss(
+        scores[rows], candidates[rows], weights[rows], negative[rows], ps, alpha=alpha
+    )
+    assert mixed.item() == pytest.approx(alone.item(), rel=1e-6)
+    nobody = ranking_distillation_loss(
+        scores, candidates, weights, negative, ps, alpha=alpha, covered=torch.zeros(16, dtype=bool)
+    )
+    assert nobody.item() == 0.0
+
+
+def test_confidence_temperature_and_reference_form_by_hand():
+    d = torch.tensor([[9.6, 15.5, 20.0]])
+    for t in (1.0, 4.0):
+        raw = [math.exp(-x / t) for x in (9.6, 15.5, 20.0)]
+        expected = [r / sum(raw) for r in raw]
+        assert confidence_weights(d, t).tolist()[0] == pytest.approx(expected, rel=1e-5)
+    # reference: exp(-d) + 1e-8, normalised; at d = 20, exp(-20) = 2.06e-9 is below the 1e-8
+    ref = [math.exp(-x) + 1e-8 for x in (9.6, 15.5, 20.0)]
+    got = confidence_weights(d, 1.0, "reference").tolist()[0]
+    assert got == pytest.approx([r / sum(ref) for r in ref], rel=1e-5)
+    far = confidence_weights(torch.tensor([[30.0, 40.0]]), 1.0, "reference").tolist()[0]
+    assert far == pytest.approx([0.5, 0.5], abs=1e-4)  # the reference turns uniform far away
+    assert confidence_weights(torch.tensor([[30.0, 40.0]]), 1.0).tolist()[0][0] > 0.9999
+    with pytest.raises(ValueError, match="temperature"):
+        confidence_weights(d, 0.0)
 
 
 def test_ranking_distillation_dros_by_hand():

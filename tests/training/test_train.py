@@ -60,6 +60,16 @@ def test_train_with_a_partial_teacher_logs_everything(
     (ranked,) = packaged.recommend([[1, 2, 3, 4, 5, 6, 7]], k=5)
     assert len(ranked) == 5 and not {i for i, _ in ranked} & {3, 4, 5, 6, 7}
     assert (Path(result.model_dir) / "student.safetensors").is_file()
+    # per-example test ranks (what a study's paired bootstrap resamples) agree with the metrics
+    from distillrec.training.metrics import per_example_metric
+    from distillrec.training.tracking import load_per_example_ranks
+
+    ranks = load_per_example_ranks(mlflow_store, result.mlflow_run_id, "test")
+    assert ranks["example_id"].tolist() == result.test_example_ids.tolist()
+    assert per_example_metric(ranks["rank"].to_numpy(), "ndcg@20").mean() == pytest.approx(
+        result.test["ndcg@20"]
+    )
+    assert run.data.tags["teacher_manifest_sha256"]
 
 
 def test_teacher_for_another_dataset_is_refused(tiny_dataset, tiny_teacher, tmp_path, mlflow_store):

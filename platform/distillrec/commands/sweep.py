@@ -60,22 +60,47 @@ def check_inputs(cfg) -> None:  # noqa: ANN001 - a distillrec.sweep.config.Sweep
 def report_command(
     dataset: Annotated[str, typer.Option("--dataset", "-d", help="Dataset name.")],
     out: Annotated[Path | None, typer.Option("--out", help="Folder (default reports/<d>).")] = None,
+    kind: Annotated[
+        str, typer.Option("--kind", help="sweep (latest sweep) or study (latest study).")
+    ] = "sweep",
+    study: Annotated[
+        str | None, typer.Option("--study", help="Report this study (implies --kind study).")
+    ] = None,
     experiment: Annotated[
-        str, typer.Option("--experiment", help="MLflow experiment of the sweep.")
-    ] = "distillrec-sweeps",
+        str | None,
+        typer.Option(
+            "--experiment", help="MLflow experiment (default distillrec-sweeps / -studies)."
+        ),
+    ] = None,
     tracking_uri: Annotated[
         str | None, typer.Option("--tracking-uri", help="MLflow store (default: project's).")
     ] = None,
 ) -> None:
-    """Students x {no distillation, best DLLM2Rec} from the dataset's latest sweep."""
+    """A sweep's students x {baseline, best DLLM2Rec}, or a study's students x variants with
+    paired 95% CIs, for one dataset."""
+    from distillrec.errors import UserError
     from distillrec.runtime import tracking_uri as resolve_tracking_uri
-    from distillrec.sweep.report import report_for_dataset
 
     uri = resolve_tracking_uri(tracking_uri)
-    files = report_for_dataset(uri, experiment, dataset, out or Path("reports") / dataset)
+    if study is not None:
+        kind = "study"
+    if kind == "study":
+        from distillrec.study.config import DEFAULT_EXPERIMENT as STUDY_EXPERIMENT
+        from distillrec.study.report import report_for_study
+
+        folder = out or Path("reports") / "studies" / (study or "latest") / dataset
+        files = report_for_study(uri, experiment or STUDY_EXPERIMENT, dataset, folder, study)
+    elif kind == "sweep":
+        from distillrec.sweep.config import DEFAULT_EXPERIMENT as SWEEP_EXPERIMENT
+        from distillrec.sweep.report import report_for_dataset
+
+        folder = out or Path("reports") / dataset
+        files = report_for_dataset(uri, experiment or SWEEP_EXPERIMENT, dataset, folder)
+    else:
+        raise UserError(f"--kind: {kind!r} is not sweep or study")
     print(files["md"].read_text(), end="")
-    for kind, path in files.items():
-        print(f"report ({kind}): {path}")
+    for name, path in files.items():
+        print(f"report ({name}): {path}")
 
 
 def summary_line(result) -> str:  # noqa: ANN001 - a distillrec.sweep.tuner.DatasetSweep

@@ -101,6 +101,31 @@ def evaluate_command(
             print("teacher " + format_metrics(split, metrics))
 
 
+@app.command("from-model")
+@exit_on_user_error
+def from_model_command(
+    model_uri: str = typer.Argument(
+        ..., help="Student: MLflow URI (runs:/ID/model, models:/NAME@champion) or saved folder."
+    ),
+    dataset: str = typer.Option("data/ml-100k", "--dataset", help="Prepared dataset folder."),
+    out: str = typer.Option(..., "--out", help="Teacher artifact folder to write."),
+    topk: int = typer.Option(20, "--topk", help="Items per ranking (>= distill.candidate_topk)."),
+    splits: str = typer.Option("train,val,test", "--splits", help="Comma list of splits."),
+) -> None:
+    """A teacher artifact from a trained student: its top-K (history excluded), score gaps as
+    distances, its item embeddings. The positive control of distillation."""
+    from distillrec.errors import UserError
+    from distillrec.teacher.config import SPLITS
+    from distillrec.teacher.from_model import teacher_from_model
+
+    chosen = tuple(s.strip() for s in splits.split(",") if s.strip())
+    for split in chosen:
+        if split not in SPLITS:
+            raise UserError(f"--splits: unknown split {split!r} (choose from {', '.join(SPLITS)})")
+    path = teacher_from_model(model_uri, dataset, out, topk=topk, splits=chosen)
+    print(f"teacher artifact: {path}")
+
+
 def _register_import_command() -> None:
     """``import-dllm2rec`` lives in the students' module; register it once that module exists."""
     try:

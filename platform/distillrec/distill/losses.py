@@ -27,6 +27,7 @@ import torch
 from torch.nn import functional as F
 
 NegativeForm = Literal["standard", "reference"]
+RdAverage = Literal["covered", "batch"]
 
 
 def dros_propensity(targets: np.ndarray, num_items: int) -> torch.Tensor:
@@ -95,6 +96,7 @@ def ranking_distillation_loss(
     beta: float = 1.0,
     negative_form: NegativeForm = "standard",
     covered: torch.Tensor | None = None,
+    average: RdAverage = "covered",
 ) -> torch.Tensor:
     """Importance-aware ranking distillation, vectorised over the K candidates. Scalar.
 
@@ -103,7 +105,11 @@ def ranking_distillation_loss(
         candidates: ``[B, K]`` teacher top-K item ids (any id where ``covered`` is False).
         weights: ``[B, K]`` importance weights (rows sum to 1), see ``importance_weights``.
         negative: ``[B]`` the sampled negative of each example (shared with the main loss).
-        covered: ``[B]`` bool, examples with teacher output; the others add 0 (mean over B).
+        covered: ``[B]`` bool, examples with teacher output (None = all); the others add 0.
+        average: ``"covered"`` (default) averages over the covered examples only, so ``lam``
+            means the same at 2% and at 100% teacher coverage; ``"batch"`` averages over all B
+            examples (the platform's behaviour before issue 13), which scales the term by the
+            batch's coverage: at 2% coverage ``lam=0.8`` acts like ``lam=0.016``.
     """
     pos = scores.gather(1, candidates)  # [B, K]
     neg = scores.gather(1, negative.view(-1, 1))  # [B, 1]
@@ -118,6 +124,11 @@ def ranking_distillation_loss(
         dros = dros_terms(scores, candidates, propensity, beta)
         per_candidate = per_candidate + alpha * dros
     per_example = (weights * per_candidate).sum(dim=1)  # [B]
-    if covered is not None:
-        per_example = per_example * covered.to(per_example.dtype)
-    return per_example.mean()
+    if covered is None:
+        return per_example.mean()
+    mask = covered.to(per_example.dtype)
+    if average == "covered":
+        return (per_example * mask).sum() / mask.sum().clamp_min(1.0)
+    if average == "batch":
+        return (per_example * mask).mean()
+    raise ValueError(f"unknown ranking-distillation average {average!r}; valid: covered, batch")

@@ -12,8 +12,13 @@ from typing import Protocol
 
 import torch
 
-from distillrec.distill.losses import NegativeForm, main_loss, ranking_distillation_loss
-from distillrec.distill.weights import importance_weights
+from distillrec.distill.losses import (
+    NegativeForm,
+    RdAverage,
+    main_loss,
+    ranking_distillation_loss,
+)
+from distillrec.distill.weights import ConfidenceForm, importance_weights
 
 
 class RankingDistillSettings(Protocol):
@@ -25,6 +30,9 @@ class RankingDistillSettings(Protocol):
     gamma_consistency: float
     candidate_topk: int
     position_temperature: float
+    confidence_temperature: float
+    confidence_form: ConfidenceForm
+    rd_average: RdAverage
     negative_form: NegativeForm
 
 
@@ -79,6 +87,8 @@ def dllm2rec_loss(
         gamma_confidence=distill.gamma_confidence,
         gamma_consistency=distill.gamma_consistency,
         position_temperature=distill.position_temperature,
+        confidence_temperature=distill.confidence_temperature,
+        confidence_form=distill.confidence_form,
     )
     rd = ranking_distillation_loss(
         scores,
@@ -90,5 +100,6 @@ def dllm2rec_loss(
         beta=beta,
         negative_form=distill.negative_form,
         covered=teacher.covered,
+        average=distill.rd_average,
     )
     return loss + distill.lam * rd

@@ -152,6 +152,10 @@ class SweepConfig(StrictModel):
     allow_failed_trials: bool = False  # False: a trial still failing after retries fails the sweep
     epochs: int = Field(3, ge=1)  # maximum epochs of every trial (the same budget for all)
     baseline: bool = True  # add a no-distillation trial per student (lam=0, ed_weight=0)
+    # rerun_best: after the search, each student's best DLLM2Rec trial's non-distillation
+    # settings re-run with distillation off (same tuning on both sides of the gain);
+    # base_config: one baseline at the base config's values, run first (not tuned; pre-issue-13)
+    baseline_tuning: Literal["rerun_best", "base_config"] = "rerun_best"
     storage_path: str = "ray_results"  # Ray Tune experiment folders (what --resume reads)
     report_dir: str = "reports"  # the report goes to <report_dir>/<dataset>/report.{md,csv,png}
     verbose: int = Field(1, ge=0, le=3)  # Ray Tune console output

@@ -18,6 +18,7 @@ from distillrec.atomic import atomic_file
 from distillrec.contracts import BASELINE, DISTILL, SELECTION_KEY, metric_key
 from distillrec.errors import UserError
 from distillrec.sweep import tracking
+from distillrec.teacher.quality import quality_markdown, teacher_summary
 
 SETTINGS = {BASELINE: "no distillation", DISTILL: "best DLLM2Rec"}
 METRICS = {  # report column -> MLflow metric of a finished trial run
@@ -61,10 +62,37 @@ def report_table(uri: str, parent_run_id: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def to_markdown(table: pd.DataFrame, title: str) -> str:
-    """A GitHub table; missing values (a student without a finished trial) show as '-'."""
+def baseline_note(params: dict[str, str]) -> str:
+    """How the baselines were tuned (the page says which), from the parent run's params."""
+    mode = params.get("baseline_tuning", "base_config")
+    if mode == "rerun_best":
+        tuned = {
+            key.removeprefix("tuned_baseline."): value
+            for key, value in sorted(params.items())
+            if key.startswith("tuned_baseline.")
+        }
+        settings = "; ".join(f"{s}: {v}" for s, v in tuned.items()) or "none"
+        return (
+            "Baseline tuning: each student's baseline re-ran its best DLLM2Rec trial's "
+            f"non-distillation settings with distillation off ({settings}), so both sides had "
+            "the same tuning. The gain is still one best-of-N selection on one seed: for a "
+            "paired, multi-seed answer with confidence intervals run `distillrec study`."
+        )
+    return (
+        "Baseline tuning: NONE. The baseline ran the base config's values of the search keys "
+        "while DLLM2Rec was the best of several tuned trials, so the gain mixes distillation "
+        "with tuning and best-of-N selection."
+    )
+
+
+def to_markdown(
+    table: pd.DataFrame, title: str, note: str = "", teacher_lines: list[str] | None = None
+) -> str:
+    """A GitHub table; missing values (a student without a finished trial) show as '-'.
+    ``teacher_lines``: the teacher block (quality, floors, coverage) shown above the table."""
     columns = [c for c in table.columns if c != "run_id"]
-    lines = [f"# {title}", "", "| " + " | ".join(columns) + " |"]
+    lines = [f"# {title}", "", *(teacher_lines or [])]
+    lines += ["| " + " | ".join(columns) + " |"]
     lines.append("|" + "|".join("---" for _ in columns) + "|")
     for _, row in table.iterrows():
         cells = [_cell(row[c], percent=c.startswith("gain")) for c in columns]
@@ -74,6 +102,8 @@ def to_markdown(table: pd.DataFrame, title: str) -> str:
         "Best DLLM2Rec = the distillation trial with the highest val NDCG@20; gains are "
         "relative to the same student without distillation, same epoch budget.",
     ]
+    if note:
+        lines += ["", note]
     return "\n".join(lines) + "\n"
 
 
@@ -113,13 +143,26 @@ def write_report(uri: str, parent_run_id: str, dataset: str, out_dir: Path) -> d
     files = {ext: out_dir / f"report.{ext}" for ext in ("csv", "md", "png")}
     with atomic_file(files["csv"]) as handle:
         table.to_csv(handle, index=False)
-    with atomic_file(files["md"]) as handle:
-        handle.write(to_markdown(table, title))
-    plot(table, files["png"], title)
     mlf = tracking.client(uri)
+    parent = mlf.get_run(parent_run_id)
+    note = baseline_note(parent.data.params)
+    teacher_lines = quality_markdown(sweep_teacher_summary(uri, parent))
+    with atomic_file(files["md"]) as handle:
+        handle.write(to_markdown(table, title, note, teacher_lines))
+    plot(table, files["png"], title)
     for path in files.values():
         mlf.log_artifact(parent_run_id, str(path), artifact_path="report")
     return files
+
+
+def sweep_teacher_summary(uri: str, parent: Any) -> dict[str, Any]:
+    """The sweep's teacher (quality, floors, coverage) on the dataset its trials trained on."""
+    teacher = parent.data.tags.get(tracking.TEACHER_TAG)
+    if not teacher:
+        return {}
+    runs = tracking.child_runs(uri, parent.info.run_id, finished_only=True)
+    datasets = [r.data.params["dataset"] for r in runs if "dataset" in r.data.params]
+    return teacher_summary(datasets[0], teacher) if datasets else {}
 
 
 def report_for_dataset(uri: str, experiment: str, dataset: str, out_dir: Path) -> dict[str, Path]:

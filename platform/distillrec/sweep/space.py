@@ -1,9 +1,11 @@
 """Translate a :class:`SweepConfig` into Ray Tune's search space, search algorithm and scheduler.
 
 Trial configs are flat dicts of dotted ``TrainConfig`` keys plus ``student`` and ``variant``.
-The no-distillation baselines (one per student) are fixed points the search algorithm runs first:
+With ``baseline_tuning: base_config`` the no-distillation baselines (one per student, not tuned)
+are fixed points the search algorithm runs first:
 ``points_to_evaluate`` for grid/random search, the first trials of the define-by-run space for
-Optuna (Optuna would reject ``lam=0`` when it is outside a ``choice``).
+Optuna (Optuna would reject ``lam=0`` when it is outside a ``choice``). The default, ``rerun_best``,
+runs them after the search instead (:func:`distillrec.sweep.tuner.run_tuned_baselines`).
 """
 
 from __future__ import annotations
@@ -38,8 +40,8 @@ def baseline_points(cfg: SweepConfig, base_values: dict[str, Any]) -> list[dict[
     baseline shares the distillation trials' optimiser settings; the trial itself sets
     ``lam = ed_weight = 0`` and drops the teacher.
     """
-    if not cfg.baseline:
-        return []
+    if not cfg.baseline or cfg.baseline_tuning != "base_config":
+        return []  # rerun_best: the baselines run after the search (sweep.tuner)
     fixed = {key: dist.reference(base_values.get(key)) for key, dist in cfg.search_space.items()}
     return [{"student": s, "variant": BASELINE, **fixed} for s in cfg.students]
 

@@ -15,13 +15,15 @@ from typing import Any
 from distillrec.contracts import SELECTION_KEY
 
 PARENT_TAG = "mlflow.parentRunId"
-KIND_TAG = "distillrec.kind"  # "sweep" (parent) or "trial" (child)
+KIND_TAG = "distillrec.kind"  # "sweep"/"study" (parent) or "trial" (child)
 SWEEP_TAG = "distillrec.sweep"
 DATASET_TAG = "distillrec.dataset"
 FINGERPRINT_TAG = "distillrec.dataset_fingerprint"
 TEACHER_TAG = "distillrec.teacher_artifact"
 STUDENT_TAG = "distillrec.student"
 VARIANT_TAG = "distillrec.variant"
+SEED_TAG = "distillrec.seed"
+STUDY_TAG = "distillrec.study"
 TRIAL_TAG = "distillrec.trial_id"
 OUTCOME_TAG = "distillrec.trial_outcome"  # "stopped" on runs ASHA or an interruption cut off
 STATE_FILE = "distillrec_sweep.json"
@@ -52,6 +54,31 @@ def start_parent_run(
     for key, value in params.items():
         mlf.log_param(run.info.run_id, key, _param_text(value))
     return run.info.run_id
+
+
+def resumed_parent(uri: str, state_dir: Path, resume: bool) -> str | None:
+    """When resuming, the parent run recorded in ``state_dir`` (reopened), else None."""
+    state = read_state(state_dir)
+    if resume and state.get("parent_run_id"):
+        reopen_parent_run(uri, state["parent_run_id"])
+        return state["parent_run_id"]
+    return None
+
+
+def new_parent_run(
+    uri: str,
+    experiment: str,
+    state_dir: Path,
+    *,
+    run_name: str,
+    tags: dict[str, str],
+    params: dict[str, Any],
+    state: dict[str, Any],
+) -> str:
+    """Create a parent run (sweep or study) and record its id in ``state_dir`` for --resume."""
+    run_id = start_parent_run(uri, experiment, run_name=run_name, tags=tags, params=params)
+    write_state(state_dir, {"parent_run_id": run_id, **state})
+    return run_id
 
 
 def reopen_parent_run(uri: str, run_id: str) -> None:

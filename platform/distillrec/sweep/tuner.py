@@ -8,6 +8,8 @@ latest one with ``Tuner.restore`` (finished trials are kept, unfinished and fail
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import re
 import time
@@ -15,14 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from distillrec.contracts import VAL_METRIC
+from distillrec.contracts import BASELINE, DISTILL, TEST_SELECTION_KEY, VAL_METRIC
+from distillrec.distill.variants import is_distillation_key
 from distillrec.errors import UserError
 from distillrec.runtime import tracking_uri
 from distillrec.sweep import tracking
 from distillrec.sweep.config import DatasetSpec, SweepConfig
 from distillrec.sweep.failures import judge_failures
 from distillrec.sweep.space import MODE, build_scheduler, build_search
-from distillrec.sweep.trial import SweepTrial
+from distillrec.sweep.trial import CONTROL_KEYS, SweepTrial
 
 
 class _QuietBaselinePresets(logging.Filter):
@@ -105,63 +108,173 @@ def run_dataset_sweep(
         parent_run_id=parent_run_id,
         tags={tracking.SWEEP_TAG: cfg.name, tracking.DATASET_TAG: spec.name},
     )
-    tuner = build_tuner(cfg, trial, base_values, experiment_path, resume, callbacks)
-    watch = _InterruptionWatch()
-    tune_logger = logging.getLogger("ray.tune.tune")
-    tune_logger.addHandler(watch)
-    try:
-        grid = tuner.fit()
-    except BaseException:
-        tracking.close_stale_children(uri, parent_run_id)
-        tracking.finish_parent(uri, parent_run_id, failed=True)
-        raise
-    finally:
-        tune_logger.removeHandler(watch)
-    return finish_dataset_sweep(
-        cfg, spec, uri, parent_run_id, experiment_path, grid, interrupted=watch.interrupted
-    )
-
-
-def build_tuner(
-    cfg: SweepConfig,
-    trial: SweepTrial,
-    base_values: dict[str, Any],
-    experiment_path: Path,
-    resume: bool,
-    callbacks: list[Any] | None,
-) -> Any:
-    """A new Tuner, or the restored one when resuming (same trainable, same parent run)."""
-    from ray import tune
-
-    resources = {"cpu": cfg.resources.cpus_per_trial, "gpu": cfg.resources.gpus_per_trial}
-    trainable = tune.with_resources(trial, resources)
-    if resume and tune.Tuner.can_restore(str(experiment_path)):
-        return tune.Tuner.restore(
-            str(experiment_path), trainable, resume_unfinished=True, restart_errored=True
+    plan = None
+    if not (resume and can_restore(experiment_path)):
+        param_space, search_alg, num_samples = build_search(
+            cfg, base_values, cfg.max_concurrent_trials or 0
         )
-    param_space, search_alg, num_samples = build_search(
-        cfg, base_values, cfg.max_concurrent_trials or 0
-    )
-    optuna = cfg.search.algorithm == "optuna"
-    tune_config = tune.TuneConfig(
-        metric=VAL_METRIC,
-        mode=MODE,
-        search_alg=search_alg,
-        scheduler=build_scheduler(cfg),
-        num_samples=num_samples,
-        max_concurrent_trials=cfg.max_concurrent_trials if optuna else None,
-        trial_dirname_creator=lambda t: f"trial_{t.trial_id}",
-    )
-    run_config = tune.RunConfig(
-        name=experiment_path.name,
-        storage_path=str(experiment_path.parent),
-        failure_config=tune.FailureConfig(max_failures=cfg.max_failures),
+        optuna = cfg.search.algorithm == "optuna"
+        plan = TunePlan(
+            param_space=param_space,
+            search_alg=search_alg,
+            scheduler=build_scheduler(cfg),
+            num_samples=num_samples,
+            max_concurrent_trials=cfg.max_concurrent_trials if optuna else None,
+        )
+    run = TuneRun(
+        trial=trial,
+        cpus_per_trial=cfg.resources.cpus_per_trial,
+        gpus_per_trial=cfg.resources.gpus_per_trial,
+        experiment_path=experiment_path,
+        max_failures=cfg.max_failures,
         verbose=cfg.verbose,
         callbacks=callbacks,
     )
-    return tune.Tuner(
-        trainable, param_space=param_space, tune_config=tune_config, run_config=run_config
+    grid, interrupted = run.fit(plan, uri, parent_run_id)
+    grids = [grid]
+    if cfg.baseline and cfg.baseline_tuning == "rerun_best" and teacher and not interrupted:
+        if not _incomplete(grid):
+            tuned = tuned_baseline_settings(grid)
+            record_tuned_baselines(uri, parent_run_id, tuned)
+            baseline_grid, interrupted = run_tuned_baselines(run, trial, tuned, uri, resume)
+            grids.append(baseline_grid)
+    return finish_dataset_sweep(
+        cfg, spec, uri, parent_run_id, experiment_path, grids, interrupted=interrupted
     )
+
+
+def tuned_baseline_settings(grid: Any) -> dict[str, dict[str, Any]]:
+    """Per student, the non-distillation settings of its best finished DLLM2Rec trial (on
+    validation NDCG@20): what its baseline re-runs with distillation off, so both sides of the
+    reported gain had the same tuning."""
+    best: dict[str, tuple[float, dict[str, Any]]] = {}
+    for result in grid:
+        config, metrics = result.config or {}, result.metrics or {}
+        if config.get("variant", DISTILL) != DISTILL or TEST_SELECTION_KEY not in metrics:
+            continue
+        student = config["student"]
+        if student not in best or metrics[VAL_METRIC] > best[student][0]:
+            best[student] = (metrics[VAL_METRIC], config)
+    return {
+        student: {
+            k: v for k, v in config.items() if k not in CONTROL_KEYS and not is_distillation_key(k)
+        }
+        for student, (_, config) in best.items()
+    }
+
+
+def record_tuned_baselines(uri: str, parent_run_id: str, tuned: dict[str, dict[str, Any]]) -> None:
+    """What each student's baseline re-ran, on the parent run (the report prints it)."""
+    mlf = tracking.client(uri)
+    existing = mlf.get_run(parent_run_id).data.params
+    for student, settings in tuned.items():
+        key = f"tuned_baseline.{student}"
+        if key not in existing:  # a resumed sweep re-derives the same settings
+            mlf.log_param(parent_run_id, key, json.dumps(settings, sort_keys=True))
+
+
+def run_tuned_baselines(
+    run: TuneRun, trial: SweepTrial, tuned: dict[str, dict[str, Any]], uri: str, resume: bool
+) -> tuple[Any, bool]:
+    """One no-distillation trial per student with its best DLLM2Rec trial's settings, through
+    the same :class:`TuneRun` (own Tune folder ``<experiment>-baselines``, no scheduler)."""
+    from ray import tune
+
+    presets = {s: {"student": s, **settings} for s, settings in tuned.items()}
+    path = run.experiment_path.with_name(run.experiment_path.name + "-baselines")
+    baselines = dataclasses.replace(
+        run, trial=dataclasses.replace(trial, student_presets=presets), experiment_path=path
+    )
+    plan = None
+    if not (resume and can_restore(path)):
+        plan = TunePlan(
+            param_space={"student": tune.grid_search(sorted(tuned)), "variant": BASELINE}
+        )
+    return baselines.fit(plan, uri, trial.parent_run_id)
+
+
+def _incomplete(grid: Any) -> bool:
+    return grid.num_terminated + grid.num_errors < len(grid)
+
+
+@dataclass
+class TunePlan:
+    """What a fresh Tuner searches: Ray Tune's param space, search algorithm and scheduler."""
+
+    param_space: dict[str, Any]
+    search_alg: Any = None  # None = Ray's BasicVariantGenerator (grid and random)
+    scheduler: Any = None  # None = FIFO: every trial gets the full budget
+    num_samples: int = 1
+    max_concurrent_trials: int | None = None
+
+
+def can_restore(experiment_path: Path) -> bool:
+    from ray import tune
+
+    return tune.Tuner.can_restore(str(experiment_path))
+
+
+@dataclass
+class TuneRun:
+    """The one Ray Tune code path of sweeps and studies: the same trainable
+    (:class:`~distillrec.sweep.trial.SweepTrial`, i.e. ``distillrec.training.train``), the
+    same resources, failure handling, resume (``Tuner.restore``: finished trials are kept,
+    unfinished and failed ones rerun) and interruption detection."""
+
+    trial: SweepTrial
+    cpus_per_trial: float
+    gpus_per_trial: float
+    experiment_path: Path
+    max_failures: int
+    verbose: int = 1
+    callbacks: list[Any] | None = None
+
+    def build_tuner(self, plan: TunePlan | None) -> Any:
+        """A new Tuner from ``plan``, or (``plan`` None) the one restored from disk."""
+        from ray import tune
+
+        resources = {"cpu": self.cpus_per_trial, "gpu": self.gpus_per_trial}
+        trainable = tune.with_resources(self.trial, resources)
+        if plan is None:
+            return tune.Tuner.restore(
+                str(self.experiment_path), trainable, resume_unfinished=True, restart_errored=True
+            )
+        tune_config = tune.TuneConfig(
+            metric=VAL_METRIC,
+            mode=MODE,
+            search_alg=plan.search_alg,
+            scheduler=plan.scheduler,
+            num_samples=plan.num_samples,
+            max_concurrent_trials=plan.max_concurrent_trials,
+            trial_dirname_creator=lambda t: f"trial_{t.trial_id}",
+        )
+        run_config = tune.RunConfig(
+            name=self.experiment_path.name,
+            storage_path=str(self.experiment_path.parent),
+            failure_config=tune.FailureConfig(max_failures=self.max_failures),
+            verbose=self.verbose,
+            callbacks=self.callbacks,
+        )
+        return tune.Tuner(
+            trainable, param_space=plan.param_space, tune_config=tune_config, run_config=run_config
+        )
+
+    def fit(self, plan: TunePlan | None, uri: str, parent_run_id: str) -> tuple[Any, bool]:
+        """Run the trials; returns ``(ResultGrid, interrupted)``. On an exception the trial
+        runs still open are closed and the parent run is marked FAILED."""
+        tuner = self.build_tuner(plan)
+        watch = _InterruptionWatch()
+        tune_logger = logging.getLogger("ray.tune.tune")
+        tune_logger.addHandler(watch)
+        try:
+            grid = tuner.fit()
+        except BaseException:
+            tracking.close_stale_children(uri, parent_run_id)
+            tracking.finish_parent(uri, parent_run_id, failed=True)
+            raise
+        finally:
+            tune_logger.removeHandler(watch)
+        return grid, watch.interrupted
 
 
 def finish_dataset_sweep(
@@ -170,7 +283,7 @@ def finish_dataset_sweep(
     uri: str,
     parent_run_id: str,
     path: Path,
-    grid: Any,
+    grids: list[Any],
     *,
     interrupted: bool = False,
 ) -> DatasetSweep:
@@ -179,14 +292,15 @@ def finish_dataset_sweep(
     from distillrec.sweep.report import write_report
 
     tracking.close_stale_children(uri, parent_run_id)
-    num_trials, num_errors = len(grid), grid.num_errors
-    interrupted = interrupted or grid.num_terminated + num_errors < num_trials
+    num_trials = sum(len(grid) for grid in grids)
+    num_errors = sum(grid.num_errors for grid in grids)
+    interrupted = interrupted or any(_incomplete(grid) for grid in grids)
     result = DatasetSweep(spec.name, path, parent_run_id, num_trials, num_errors, interrupted)
     if interrupted:
         tracking.client(uri).set_terminated(parent_run_id, status="KILLED")
         return result
     verdict = judge_failures(
-        list(grid),
+        [result for grid in grids for result in grid],
         dataset=spec.name,
         has_teacher=spec.teacher is not None,
         allow_failed=cfg.allow_failed_trials,
@@ -211,10 +325,9 @@ def open_parent_run(
     resume: bool,
 ) -> str:
     """The dataset sweep's parent run: reopened when resuming, else created (id kept on disk)."""
-    state = tracking.read_state(experiment_path)
-    if resume and state.get("parent_run_id"):
-        tracking.reopen_parent_run(uri, state["parent_run_id"])
-        return state["parent_run_id"]
+    resumed = tracking.resumed_parent(uri, experiment_path, resume)
+    if resumed:
+        return resumed
     tags = {
         tracking.KIND_TAG: "sweep",
         tracking.SWEEP_TAG: cfg.name,
@@ -234,24 +347,33 @@ def open_parent_run(
         "max_failures": cfg.max_failures,
         "search_space": {k: {d.kind: d.values} for k, d in cfg.search_space.items()},
         "base": cfg.base,
+        "baseline_tuning": cfg.baseline_tuning if cfg.baseline else "none",
         "experiment_path": str(experiment_path),
     }
-    run_id = tracking.start_parent_run(
-        uri, cfg.mlflow.experiment, run_name=f"{cfg.name}/{spec.name}", tags=tags, params=params
+    return tracking.new_parent_run(
+        uri,
+        cfg.mlflow.experiment,
+        experiment_path,
+        run_name=f"{cfg.name}/{spec.name}",
+        tags=tags,
+        params=params,
+        state={"dataset": spec.name},
     )
-    tracking.write_state(experiment_path, {"parent_run_id": run_id, "dataset": spec.name})
-    return run_id
 
 
 def pick_experiment_path(cfg: SweepConfig, dataset: str, resume: bool) -> Path:
     """A new timestamped folder, or (resume) the latest one this sweep and dataset left."""
-    storage = Path(cfg.storage_path).resolve()
-    prefix = f"{cfg.name}-{dataset}-"
+    return stamped_folder(cfg.storage_path, f"{cfg.name}-{dataset}-", resume, "sweep")
+
+
+def stamped_folder(storage_path: str, prefix: str, resume: bool, what: str) -> Path:
+    """``<storage>/<prefix><UTC time>``, or (resume) the latest such folder (sweeps, studies)."""
+    storage = Path(storage_path).resolve()
     if resume:
         stamp = re.compile(re.escape(prefix) + r"\d{8}-\d{6}$")
         previous = sorted(p for p in storage.glob(f"{prefix}*") if stamp.match(p.name))
         if not previous:
-            raise UserError(f"--resume: no earlier sweep {prefix}* under {storage} to continue")
+            raise UserError(f"--resume: no earlier {what} {prefix}* under {storage} to continue")
         return previous[-1]
     return storage / f"{prefix}{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
 

@@ -135,6 +135,14 @@ def write_artifact(out_dir: str | Path, artifact: TeacherArtifact) -> Path:
     return out_dir
 
 
+def manifest_sha256(path: str | Path) -> str:
+    """sha256 of an artifact's ``manifest.json`` bytes: names the exact teacher a run used (the
+    manifest holds the dataset fingerprint, model, prompt, grounding and counts)."""
+    import hashlib
+
+    return hashlib.sha256((Path(path) / MANIFEST_FILE).read_bytes()).hexdigest()
+
+
 DEFAULT_TEACHER_CONFIG = "configs/teacher/smollm2-135m.yaml"
 
 

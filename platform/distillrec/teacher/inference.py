@@ -215,10 +215,16 @@ def stream_blocks(
     return stats
 
 
-def reground_stored(store: PartStore, grounder: Any, ids: set[int], batch_size: int) -> int:
+def reground_stored(
+    store: PartStore,
+    grounder: Any,
+    ids: set[int],
+    batch_size: int,
+    on_block: Callable[[int], None] | None = None,
+) -> int:
     """Ground generations an interrupted run stored but did not ground; never regenerates.
 
-    Returns the number of rows grounded."""
+    Returns the number of rows grounded; ``on_block(rows)`` is called after each written block."""
     import ray
 
     frame = store.read_generations(ids)
@@ -226,6 +232,8 @@ def reground_stored(store: PartStore, grounder: Any, ids: set[int], batch_size: 
         block = frame.iloc[start : start + batch_size]
         batch = {name: block[name].to_numpy() for name in block.columns}
         store.write(ray.get(grounder.ground.remote(batch)))
+        if on_block is not None:
+            on_block(len(block))
     return len(frame)
 
 
@@ -271,7 +279,7 @@ def run_inference(
         f"teacher: {len(selected)} examples selected, {len(selected) - len(unfinished)} already "
         f"done, {len(stored)} generated earlier (grounded now, not regenerated)"
     )
-    done_rows = len(selected) - len(todo)
+    done_rows = len(selected) - len(unfinished)  # regrounded and generated rows count as they land
 
     def on_block(rows: int) -> None:
         nonlocal done_rows
@@ -288,12 +296,12 @@ def run_inference(
             items = ray.get(grounder.item_embeddings.remote())
             store.save_item_embeddings(items)
         gen_start = time.perf_counter()
+        if on_progress is not None:
+            on_progress(done_rows, len(selected))
         if stored:
             size = cfg.inference.batch_size
-            stats["regrounded_rows"] = reground_stored(store, grounder, stored, size)
+            stats["regrounded_rows"] = reground_stored(store, grounder, stored, size, on_block)
         if len(todo):
-            if on_progress is not None:
-                on_progress(done_rows, len(selected))
             ds = build_dataset(cfg, data, todo, model)
             stats.update(stream_blocks(ds, grounder, store, stop_after_blocks, on_block))
         stats["wall_seconds"] = time.perf_counter() - gen_start

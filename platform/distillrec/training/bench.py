@@ -60,8 +60,11 @@ def _loss(setup: TrainingSetup, index, generator, reference: bool) -> torch.Tens
     w = reference_weights(
         items, batch.teacher.distances[:, :k], scores, *gammas, d.position_temperature
     )
-    w = w * batch.teacher.covered.unsqueeze(1).to(w.dtype)  # uncovered rows add 0
+    covered = batch.teacher.covered.to(w.dtype)
+    w = w * covered.unsqueeze(1)  # uncovered rows add 0
     rd = reference_ranking_loss(scores, items, w, batch.negative, ps, a, b, d.negative_form)
+    if d.rd_average == "covered":  # the loop averages over the batch; training over covered rows
+        rd = rd * len(covered) / covered.sum().clamp_min(1.0)
     return reference_main_loss(scores, batch.target, batch.negative, ps, a, b) + d.lam * rd
 
 

@@ -29,6 +29,9 @@ class DistillConfig(StrictModel):
     gamma_consistency: float = Field(0.1, ge=0)
     candidate_topk: int = Field(10, ge=1)
     position_temperature: float = Field(1.0, gt=0)
+    confidence_temperature: float = Field(1.0, gt=0)  # w_c ∝ exp(-distance / T)
+    confidence_form: Literal["softmax", "reference"] = "softmax"  # reference: exp(-d/T) + 1e-8
+    rd_average: Literal["covered", "batch"] = "covered"  # batch = pre-issue-13 (scaled by coverage)
     negative_form: Literal["standard", "reference"] = "standard"
     ed_projection: Literal["linear", "mlp"] = "linear"
 

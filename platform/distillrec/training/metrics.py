@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from distillrec.students.base import SequentialRecommender
@@ -40,14 +41,28 @@ def metrics_from_ranks(ranks: torch.Tensor, cutoffs=CUTOFFS) -> dict[str, float]
     return out
 
 
+def per_example_metric(ranks: np.ndarray, metric: str) -> np.ndarray:
+    """Each example's ``hr@k`` (0/1) or ``ndcg@k`` (``1/log2(rank+2)`` inside the top k) from its
+    0-based target rank ``[n]``: the values a paired bootstrap resamples (their mean is
+    :func:`metrics_from_ranks`'s)."""
+    name, _, cutoff = metric.partition("@")
+    ranks = np.asarray(ranks, dtype=np.float64)
+    hit = ranks < int(cutoff)
+    if name == "hr":
+        return hit.astype(np.float64)
+    if name == "ndcg":
+        return np.where(hit, 1.0 / np.log2(ranks + 2.0), 0.0)
+    raise ValueError(f"unknown metric {metric!r}; valid: hr@k, ndcg@k")
+
+
 @torch.no_grad()
-def evaluate(
+def split_ranks(
     model: SequentialRecommender,
     examples: ExampleTensors,
     batch_size: int = EVAL_BATCH_SIZE,
     split: str = "evaluation",
-) -> dict[str, float]:
-    """HR and NDCG at 1, 5, 10, 20 of ``model`` on a split (model put in eval mode).
+) -> torch.Tensor:
+    """0-based rank of every example's target among all items ``[n]`` (model put in eval mode).
 
     Raises :class:`~distillrec.training.finite.NonFiniteError` on any NaN/inf score."""
     model.eval()
@@ -57,4 +72,16 @@ def evaluate(
         scores = model(examples.history[start:stop], examples.history_len[start:stop])
         check_scores(scores, split)
         ranks.append(target_ranks(scores, examples.target[start:stop]))
-    return metrics_from_ranks(torch.cat(ranks) if ranks else torch.zeros(0))
+    return torch.cat(ranks) if ranks else torch.zeros(0, dtype=torch.long)
+
+
+def evaluate(
+    model: SequentialRecommender,
+    examples: ExampleTensors,
+    batch_size: int = EVAL_BATCH_SIZE,
+    split: str = "evaluation",
+) -> dict[str, float]:
+    """HR and NDCG at 1, 5, 10, 20 of ``model`` on a split (model put in eval mode).
+
+    Raises :class:`~distillrec.training.finite.NonFiniteError` on any NaN/inf score."""
+    return metrics_from_ranks(split_ranks(model, examples, batch_size, split))

@@ -22,7 +22,7 @@ from distillrec.students.registry import build_student
 from distillrec.training.batches import ExampleTensors, align_teacher, sample_negatives
 from distillrec.training.config import TrainConfig
 from distillrec.training.finite import check_loss
-from distillrec.training.metrics import evaluate
+from distillrec.training.metrics import evaluate, split_ranks
 
 
 @dataclass(frozen=True)
@@ -67,10 +67,17 @@ class TrainingSetup:
             "student": self.config.student,
             "teacher_artifact": str(Path(self.teacher_path).resolve()) if self.teacher_path else "",
             "teacher_source": str(self.teacher_manifest.get("source", "")),
+            "teacher_manifest_sha256": self.teacher_manifest_hash,
             "teacher_coverage": f"{self.teacher_coverage:.4f}",
             "distillation": "+".join(parts) or "none",
             "negative_form": cfg.negative_form,
         }
+
+    @property
+    def teacher_manifest_hash(self) -> str:
+        from distillrec.teacher.artifact import manifest_sha256
+
+        return manifest_sha256(self.teacher_path) if self.teacher_path else ""
 
     @property
     def uses_rd(self) -> bool:
@@ -82,6 +89,10 @@ class TrainingSetup:
 
     def evaluate(self, split: str) -> dict[str, float]:
         return evaluate(self.model, self.splits[split], split=split)
+
+    def ranks(self, split: str) -> torch.Tensor:
+        """0-based target rank of every example of ``split`` ``[n]`` (per-example results)."""
+        return split_ranks(self.model, self.splits[split], split=split)
 
     def train_epoch(self, optimizer: torch.optim.Optimizer, generator: torch.Generator) -> float:
         """One pass over the shuffled training set; returns the mean batch loss."""

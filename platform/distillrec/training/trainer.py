@@ -35,6 +35,8 @@ class TrainResult:
     model_dir: str
     history: list[dict[str, float]] = field(default_factory=list)
     teacher_coverage: float = 0.0
+    test_example_ids: np.ndarray | None = None  # with test_ranks: the per-example test results
+    test_ranks: np.ndarray | None = None  # 0-based target rank of each test example
 
     def summary(self) -> dict[str, Any]:
         """The ``--output-json`` payload."""
@@ -53,16 +55,23 @@ def train(
     teacher_dir: str | Path | None = None,
     report_fn: ReportFn | None = None,
     run_tags: dict[str, str] | None = None,
+    run_name: str | None = None,
 ) -> TrainResult:
     """Train one student as ``config`` says; ``teacher_dir`` overrides ``config.teacher``.
 
     ``report_fn(epoch, metrics)`` is called after every epoch with ``train_loss``, ``val_hr@k``,
     ``val_ndcg@k`` and ``epoch_seconds``. ``run_tags`` are added to the MLflow run (a sweep passes
-    its parent run and trial ids here).
+    its parent run and trial ids here); ``run_name`` replaces the default
+    ``<dataset>-<student>-seed<N>``.
+
+    Test is read once, after training, from the best-validation weights: its per-example ranks
+    give the test metrics and are logged as ``per_example/test_ranks.parquet`` (what a study's
+    paired bootstrap resamples).
     """
     from distillrec.atomic import check_writable
     from distillrec.runtime import check_tracking_store, tracking_uri
-    from distillrec.training.tracking import log_split_metrics, mlflow_run
+    from distillrec.training.metrics import metrics_from_ranks
+    from distillrec.training.tracking import log_per_example_ranks, log_split_metrics, mlflow_run
 
     check_writable(config.output_dir, folder=True)  # fail now, not after training
     check_tracking_store(tracking_uri(config.mlflow.tracking_uri))
@@ -70,9 +79,12 @@ def train(
         torch.set_num_threads(config.num_threads)
     setup = prepare_training(config, teacher_dir)
     tags = {**setup.tags(), **(run_tags or {})}
-    with mlflow_run(config, setup.run_name, tags) as run_id:
+    with mlflow_run(config, run_name or setup.run_name, tags) as run_id:
         best_epoch, best_val, history = _fit(setup, config, report_fn)
-        test = setup.evaluate("test")
+        test_ranks = setup.ranks("test")
+        test = metrics_from_ranks(test_ranks)
+        test_ids = setup.splits["test"].example_id
+        log_per_example_ranks("test", test_ids, test_ranks.numpy())
         log_split_metrics("best_val", best_val)
         log_split_metrics("test", test)
         log_split_metrics("best", {"epoch": best_epoch})
@@ -87,6 +99,8 @@ def train(
         model_dir=str(model_dir),
         history=history,
         teacher_coverage=setup.teacher_coverage,
+        test_example_ids=test_ids,
+        test_ranks=test_ranks.numpy(),
     )
 
 

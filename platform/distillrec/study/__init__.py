@@ -1,0 +1,1 @@
+"""Studies: paired multi-seed comparisons of distillation variants, with confidence intervals."""

@@ -1,0 +1,148 @@
+"""The teacher in every report (sweeps and studies): its own quality on the val/test rows it
+ranked, the floors on the same rows (random, popularity), its training coverage and where it came
+from."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from distillrec.data import load_prepared
+from distillrec.teacher.artifact import manifest_sha256, read_artifact
+from distillrec.teacher.evaluation import evaluate_rankings, ranking_metrics
+
+CUTOFF = 20
+
+
+def random_expectation(num_items: int, k: int = CUTOFF) -> dict[str, float]:
+    """Expected ``hr@k``/``ndcg@k`` of a uniformly random ranking of ``num_items`` items (the
+    target is equally likely at every rank): ``k/N`` and ``(1/N) sum_{r<k} 1/log2(r+2)``."""
+    k = min(k, num_items)
+    return {
+        f"hr@{CUTOFF}": k / num_items,
+        f"ndcg@{CUTOFF}": sum(1.0 / math.log2(r + 2) for r in range(k)) / num_items,
+    }
+
+
+def popularity_metrics(train_targets: np.ndarray, rows: Any, num_items: int) -> dict[str, float]:
+    """Most-frequent-training-target ranking on ``rows``; ties broken by item id (a lower id
+    first), as the students' evaluation breaks them."""
+    counts = np.bincount(np.asarray(train_targets, dtype=np.int64), minlength=num_items)[:num_items]
+    order = np.lexsort((np.arange(num_items), -counts))  # by count descending, then by id
+    item_rank = np.empty(num_items, dtype=np.int64)
+    item_rank[order] = np.arange(num_items)
+    ranks = item_rank[rows["next_item"].to_numpy(dtype=np.int64)]
+    metrics = ranking_metrics(ranks, cutoffs=(CUTOFF,))
+    return {key: metrics[key] for key in (f"hr@{CUTOFF}", f"ndcg@{CUTOFF}")}
+
+
+def teacher_summary(dataset_path: str | Path, teacher_path: str | Path | None) -> dict[str, Any]:
+    """Coverage, quality vs floors and provenance of a teacher artifact on a prepared dataset.
+
+    ``quality[split]`` holds ``n`` (rows the teacher ranked) and teacher/random/popularity
+    ``hr@20``/``ndcg@20`` on exactly those rows; it is empty when the teacher ranked none.
+    """
+    if not teacher_path:
+        return {}
+    data = load_prepared(dataset_path)
+    art = read_artifact(teacher_path, expected_fingerprint=data.fingerprint)
+    ranked = set(art.rankings["example_id"].tolist())
+    train_ids = data.train["example_id"]
+    quality: dict[str, dict[str, float]] = {}
+    num_items = data.meta.num_items
+    for split in ("val", "test"):
+        frame = data.split(split)
+        rows = frame[frame["example_id"].isin(ranked)]
+        if rows.empty:
+            continue
+        teacher = evaluate_rankings(art.rankings, rows, cutoffs=(CUTOFF,)) or {}
+        popular = popularity_metrics(data.train["next_item"].to_numpy(), rows, num_items)
+        entry = {"n": float(len(rows))}
+        for name, metrics in (
+            ("teacher", teacher),
+            ("random", random_expectation(num_items)),
+            ("popularity", popular),
+        ):
+            for key in (f"hr@{CUTOFF}", f"ndcg@{CUTOFF}"):
+                entry[f"{name} {key}"] = float(metrics.get(key, math.nan))
+        quality[split] = entry
+    manifest = art.manifest
+    return {
+        "artifact": str(Path(teacher_path).resolve()),
+        "manifest_sha256": manifest_sha256(teacher_path),
+        "kind": manifest.get("kind", manifest.get("source", "")),
+        "model": _model_text(manifest.get("model"), manifest.get("source", "")),
+        "prompt": _prompt_text(manifest.get("prompt", "")),
+        "grounding": manifest.get("grounding", ""),
+        "topk": manifest.get("topk"),
+        "train_coverage_pct": 100.0 * float(train_ids.isin(ranked).mean())
+        if len(train_ids)
+        else 0.0,
+        "quality": quality,
+    }
+
+
+def _prompt_text(prompt: Any) -> str:
+    """The prompt's instruction (BIGRec manifests hold the whole prompt config)."""
+    if isinstance(prompt, dict):
+        return str(prompt.get("instruction", prompt))
+    return str(prompt)
+
+
+def _model_text(model: Any, source: str) -> str:
+    """A short name of the teacher model: an LLM's base model, or a student and its URI."""
+    if isinstance(model, dict):
+        if "base_model" in model:
+            return str(model["base_model"])
+        if "uri" in model:
+            kwargs = model.get("model_kwargs", {})
+            hidden = f", hidden {kwargs['hidden_size']}" if "hidden_size" in kwargs else ""
+            return f"{model.get('student', 'student')}{hidden} ({model['uri']})"
+    return str(model or source)
+
+
+def quality_markdown(teacher: dict[str, Any]) -> list[str]:
+    """The report's teacher block (Markdown lines) from :func:`teacher_summary`."""
+    if not teacher:
+        return ["Teacher: none (baselines only).", ""]
+    lines = [
+        "## Teacher",
+        "",
+        f"- artifact: `{teacher['artifact']}`",
+        f"- manifest sha256: `{teacher['manifest_sha256']}`",
+        f"- model: `{_short(teacher.get('model'))}`; kind: `{_short(teacher.get('kind'))}`",
+        f"- prompt: {_short(teacher.get('prompt')) or '-'}",
+        f"- grounding: `{_short(teacher.get('grounding')) or '-'}`; top-K {teacher.get('topk')}",
+        f"- training coverage: **{teacher['train_coverage_pct']:.1f}%** of training rows ranked",
+        "",
+    ]
+    quality = teacher.get("quality") or {}
+    if not quality:
+        return [*lines, "The teacher ranked no val/test rows: its own quality is unknown.", ""]
+    lines += [
+        "| split (rows the teacher ranked) | teacher HR@20 | teacher NDCG@20 | random HR@20 | "
+        "random NDCG@20 | popularity HR@20 | popularity NDCG@20 |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for split, q in quality.items():
+        cells = [f"{split} (n={int(q['n'])})"] + [
+            f"{q[f'{who} {m}']:.4f}"
+            for who in ("teacher", "random", "popularity")
+            for m in ("hr@20", "ndcg@20")
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return [
+        *lines,
+        "",
+        "Random is the exact expectation; popularity ranks training targets by count.",
+        "",
+    ]
+
+
+def _short(value: Any, limit: int = 120) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
