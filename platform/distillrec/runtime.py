@@ -15,6 +15,7 @@ from pathlib import Path
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 DEFAULT_ARTIFACT_ROOT = "mlartifacts"
 DEFAULT_OBJECT_STORE_BYTES = 512 * 1024 * 1024
+LOOPBACK_ONLY_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"  # "0": Ray's single-machine, loopback mode
 
 # Cluster-wide Ray Serve settings for a local Ray (read by Serve's controller when Ray starts, so
 # they must be in the environment before ``ray.init``). HAProxy (the binary ships in ray[serve]'s
@@ -43,6 +44,7 @@ def ensure_ray(num_cpus: int | None = None, object_store_memory: int | None = No
         ray.init(address=os.environ["RAY_ADDRESS"], log_to_driver=True)
         return
     apply_serve_local_env()
+    bind_local_ray_to_loopback()
     ray.init(
         num_cpus=num_cpus or os.cpu_count() or 1,
         object_store_memory=object_store_memory or DEFAULT_OBJECT_STORE_BYTES,
@@ -52,6 +54,22 @@ def ensure_ray(num_cpus: int | None = None, object_store_memory: int | None = No
         include_dashboard=None,
         log_to_driver=True,
     )
+
+
+def bind_local_ray_to_loopback() -> None:
+    """Make the local Ray listen on 127.0.0.1 only (GCS, raylet, workers, dashboard).
+
+    Ray's processes bind all interfaces unless the node address is the loopback address, and
+    ``ray.init`` swaps 127.0.0.1 for the machine's address unless Ray's single-machine mode is on
+    (``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``, the default on macOS/Windows). With
+    ``RAY_AUTH_MODE=disabled`` an exposed GCS would take jobs from anyone on the network. Set
+    ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=1`` yourself to get Ray's all-interfaces behaviour back.
+    """
+    import ray._private.ray_constants as ray_constants
+    from ray._common.utils import env_bool
+
+    os.environ.setdefault(LOOPBACK_ONLY_ENV, "0")  # inherited by Ray's own processes
+    ray_constants.ENABLE_RAY_CLUSTER = env_bool(LOOPBACK_ONLY_ENV, True)
 
 
 def apply_serve_local_env() -> None:
@@ -68,6 +86,14 @@ def apply_serve_local_env() -> None:
         return
     for key, value in SERVE_LOCAL_ENV.items():
         os.environ.setdefault(key, value)
+    # HAProxy's limits, listeners and launcher (figures and reasons in serving/ingress.py)
+    from distillrec.serving.ingress import ENV_BINARY, local_ingress_env
+
+    for key, value in local_ingress_env().items():
+        if key == ENV_BINARY:
+            os.environ[key] = value
+        else:
+            os.environ.setdefault(key, value)
 
 
 def tracking_uri(explicit: str | None = None) -> str:

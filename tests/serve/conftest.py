@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from serve_helpers import ADMIN_TOKEN, admin_app
 
 MODEL_NAME = "distillrec-servetest"
 
@@ -45,8 +46,16 @@ class Registry:
 
 
 def _log_student(
-    experiment_id: str, student: str, seed: int, items, num_items: int, max_history: int
+    experiment_id: str,
+    student: str,
+    seed: int,
+    items,
+    num_items: int,
+    max_history: int,
+    name: str = MODEL_NAME,
+    alter=None,
 ) -> None:
+    """Log and register a freshly initialised student (``alter(model)`` may edit its weights)."""
     import mlflow
     import torch
 
@@ -56,6 +65,8 @@ def _log_student(
     torch.manual_seed(seed)
     kwargs = {"num_items": num_items, "max_history": max_history, "hidden_size": 16}
     model = build_student(student, **kwargs).eval()
+    if alter is not None:
+        alter(model)
     with mlflow.start_run(experiment_id=experiment_id, run_name=f"serve-test-{student}"):
         log_student_model(
             model,
@@ -63,7 +74,7 @@ def _log_student(
             model_kwargs=kwargs,
             items=items,
             max_history=max_history,
-            registered_model_name=MODEL_NAME,
+            registered_model_name=name,
         )
 
 
@@ -96,24 +107,59 @@ def registry(ml100k: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     yield reg
 
 
+@pytest.fixture(scope="session")
+def register_student(ml100k: Path, registry: Registry):
+    """``register(name, student, seed, alter=None)``: one more version in the registry's store,
+    on ml-100k's catalogue (``alter(model)`` may edit the weights first)."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    from distillrec.data import load_prepared
+
+    dataset = load_prepared(ml100k)
+    client = MlflowClient(registry.tracking_uri, registry.tracking_uri)
+    experiment_id = client.get_experiment_by_name("serve-tests").experiment_id
+
+    def register(name: str, student: str, seed: int, alter=None) -> None:
+        previous = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+        mlflow.set_tracking_uri(registry.tracking_uri)
+        mlflow.set_registry_uri(registry.tracking_uri)
+        try:
+            meta = dataset.meta
+            _log_student(
+                experiment_id, student, seed, dataset.items, meta.num_items, meta.max_history,
+                name=name, alter=alter,
+            )  # fmt: skip
+        finally:
+            mlflow.set_tracking_uri(previous[0])
+            mlflow.set_registry_uri(previous[1])
+
+    return register
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
+@pytest.fixture(scope="session")
+def admin_headers() -> dict[str, str]:
+    """What an operator sends to ``POST /admin/reload`` of :func:`admin_app` services."""
+    return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
 @pytest.fixture(scope="module")
 def service(ray_session, registry: Registry) -> Iterator[str]:
-    """The real application under Serve (one replica, no periodic alias check); its base URL."""
+    """The real application under Serve (one replica, no periodic alias check, admin token set,
+    no reload rate limit); its base URL."""
     from ray import serve
-
-    from distillrec.serving.deployment import recommender_app
 
     port = free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     args = {"model": registry.champion_uri, "tracking_uri": registry.tracking_uri}
-    args |= {"reload_interval_s": 0, "max_body_bytes": 16 * 1024}
-    app = recommender_app(args, autoscaling_config={"min_replicas": 1, "max_replicas": 1})
+    args |= {"reload_interval_s": 0, "max_body_bytes": 16 * 1024, "reload_min_interval_s": 0}
+    app = admin_app(args, autoscaling_config={"min_replicas": 1, "max_replicas": 1})
     serve.run(app, name="distillrec-test", route_prefix="/")
     try:
         yield f"http://127.0.0.1:{port}"

@@ -20,8 +20,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def client(service: str):
-    with httpx.Client(base_url=service, timeout=30) as http:
+def client(service: str, admin_headers: dict[str, str]):
+    # only /admin/reload looks at the token
+    with httpx.Client(base_url=service, timeout=30, headers=admin_headers) as http:
         yield http
 
 
@@ -175,6 +176,7 @@ def test_bad_request_bodies(client, body, status, error, names) -> None:
         ("GET", "/items/abc", {}, 422, "invalid_request"),
         ("GET", "/nowhere", {}, 404, "not_found"),
         ("GET", "/recommend", {}, 405, "method_not_allowed"),
+        ("DELETE", "/healthz", {}, 405, "method_not_allowed"),
     ],
 )  # fmt: skip
 def test_bad_requests(client, method, path, kwargs, status, error) -> None:

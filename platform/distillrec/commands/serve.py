@@ -34,11 +34,13 @@ def serve_command(
 ) -> None:
     """Serve POST /recommend, GET /items/{id}, GET /healthz and /docs; block until Ctrl-C."""
     from distillrec.config import validate
+    from distillrec.serving.ingress import check_port_free
     from distillrec.serving.model_loading import load_champion
 
     args = {"model": model, "dataset": dataset, "tracking_uri": tracking_uri}
     args |= {"reload_interval_s": reload_interval, "access_log": access_log}
     settings = validate(ServeArgs, args, "distillrec serve")
+    check_port_free(host, port)  # before Ray and Serve start: one line, exit 2
     # Load it here first: a missing or broken model is one line now, not replica retries later.
     info = load_champion(settings.model_uri, settings.resolved_tracking_uri()).info
     shown = f"{settings.model_uri} (version {info.version}, {info.student})"
@@ -59,7 +61,12 @@ def run_until_interrupted(settings: ServeArgs, host: str, port: int, shown: str)
     ensure_ray()
     # Per-request access logs cost the proxy CPU on every request: off unless asked for.
     logging_config = {"enable_access_log": settings.access_log}
-    serve.start(http_options={"host": host, "port": port}, logging_config=logging_config)
+    try:
+        serve.start(http_options={"host": host, "port": port}, logging_config=logging_config)
+    except RuntimeError as err:  # e.g. HAProxy could not bind: the port was taken meanwhile
+        from distillrec.errors import UserError
+
+        raise UserError(f"serving on {host}:{port} failed: {str(err).splitlines()[0]}") from None
     signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops it as cleanly as Ctrl-C
     try:
         try:

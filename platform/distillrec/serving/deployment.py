@@ -8,6 +8,10 @@
   that receives it, at once) and on a periodic alias check in every replica
   (``reload_interval_s``, default 30 s; 0 turns it off).
 - Replicas take a fraction of a CPU and autoscale on ongoing requests; see docs/serving.md.
+- Scores that are not finite (NaN/inf) are never returned: that request gets 503
+  ``non_finite_scores`` and ``/healthz`` answers 503 until another version is loaded.
+- ``POST /admin/reload`` is off unless the service was started with ``DISTILLREC_ADMIN_TOKEN``
+  (then it needs that bearer token) and is rate-limited per replica (``serving.admin``).
 """
 
 from __future__ import annotations
@@ -18,17 +22,21 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from ray import serve
 
 from distillrec import __version__
 from distillrec.errors import UserError
+from distillrec.serving.admin import ReloadGuard
 from distillrec.serving.docs import install_offline_docs, set_recommend_examples
 from distillrec.serving.http_errors import (
     ApiError,
     BodySizeLimit,
     install_error_handlers,
 )
+from distillrec.serving.ingress import keep_replica_grpc_on_loopback
 from distillrec.serving.model_loading import LoadedModel
 from distillrec.serving.schemas import (
     ErrorResponse,
@@ -44,7 +52,9 @@ from distillrec.serving.switching import ChampionHolder
 
 logger = logging.getLogger("ray.serve")
 
-ERRORS = {code: {"model": ErrorResponse} for code in (400, 404, 413, 422)}
+ERRORS = {code: {"model": ErrorResponse} for code in (400, 404, 405, 413, 422, 503)}
+ADMIN_ERRORS = {code: {"model": ErrorResponse} for code in (401, 403, 405, 409, 413, 429)}
+admin_bearer = HTTPBearer(auto_error=False, description="the service's DISTILLREC_ADMIN_TOKEN")
 
 api = FastAPI(
     title="distillrec",
@@ -68,21 +78,23 @@ class ScoreJob:
     exclude_history: bool
 
 
-def score_jobs(jobs: list[ScoreJob]) -> list[list[tuple[int, float]]]:
-    """Score a batch: one ``recommend`` call per (model, exclude_history) group, at the largest k.
+def score_jobs(jobs: list[ScoreJob]) -> list[list[tuple[int, float]] | None]:
+    """Score a batch: one ``rank`` call per (model, exclude_history) group, at the largest k.
 
     The top-k of a request is the prefix of the group's top-max(k) list, so slicing is exact.
+    A request whose scores are not all finite gets ``None`` (the others are unaffected).
     """
     groups: dict[tuple[int, bool], list[int]] = defaultdict(list)
     for index, job in enumerate(jobs):
         groups[(id(job.champion), job.exclude_history)].append(index)
-    results: list[list[tuple[int, float]]] = [[] for _ in jobs]
+    results: list[list[tuple[int, float]] | None] = [None for _ in jobs]
     for (_, exclude), members in groups.items():
         student = jobs[members[0]].champion.student
         k = max(jobs[i].k for i in members)
-        ranked = student.recommend([jobs[i].history for i in members], k, exclude_history=exclude)
+        ranked = student.rank([jobs[i].history for i in members], k, exclude_history=exclude)
         for i, row in zip(members, ranked, strict=True):
-            results[i] = [(int(item), float(score)) for item, score in row[: jobs[i].k]]
+            if row is not None:
+                results[i] = [(int(item), float(score)) for item, score in row[: jobs[i].k]]
     return results
 
 
@@ -100,10 +112,15 @@ class Recommender:
         torch_threads: int = SERVE_DEFAULTS.torch_threads,
         max_batch_size: int = SERVE_DEFAULTS.max_batch_size,
         batch_wait_timeout_s: float = SERVE_DEFAULTS.batch_wait_timeout_s,
+        reload_min_interval_s: float = SERVE_DEFAULTS.reload_min_interval_s,
+        *,
+        admin_token_digest: str | None,
     ) -> None:
         import torch
 
         torch.set_num_threads(torch_threads)
+        keep_replica_grpc_on_loopback()  # before Serve starts this replica's gRPC server
+        self._reload_guard = ReloadGuard(admin_token_digest, reload_min_interval_s)
         self._holder = ChampionHolder(model_uri, tracking_uri)
         self._holder.start_polling(reload_interval_s)
         api.state.max_body_bytes = max_body_bytes
@@ -118,39 +135,63 @@ class Recommender:
 
     @api.post("/recommend", response_model=RecommendResponse, responses=ERRORS)
     async def recommend(self, request: RecommendRequest) -> RecommendResponse:
-        """Top-k next items for a history; histories over max_history keep their latest items."""
+        """Top-k next items for a history. The model sees the latest max_history items;
+        exclude_history leaves out every item sent. 503 if the model's scores are not finite."""
         champion = self._holder.current  # this request's snapshot, even if a switch happens
         if request.history is not None:
             history = champion.catalogue.check_ids(request.history)
         else:
             history = champion.catalogue.ids_for_titles(request.history_titles or [])
-        history = history[-champion.max_history :]
         ranked = await self._score_batch(
             ScoreJob(champion, history, request.k, request.exclude_history)
         )
+        if ranked is None:
+            self._holder.report_non_finite(champion)
+            raise ApiError(
+                503,
+                "non_finite_scores",
+                f"model {champion.info.name} version {champion.info.version} produced non-finite "
+                "scores (NaN/inf) for this history: no meaningful ranking to return",
+            )
         titles = champion.catalogue.titles
         items = [ScoredItem(item_id=i, title=titles[i], score=s) for i, s in ranked]
-        return RecommendResponse(items=items, model=champion.info, history_used=len(history))
+        used = min(len(history), champion.max_history)
+        return RecommendResponse(items=items, model=champion.info, history_used=used)
 
     @api.get("/items/{item_id}", response_model=Item, responses=ERRORS)
     async def item(self, item_id: int) -> Item:
         """One catalogue item by id."""
         return self._holder.current.catalogue.item(item_id)
 
-    @api.get("/healthz", response_model=HealthResponse)
-    async def healthz(self) -> HealthResponse:
-        """Liveness and the loaded model."""
+    @api.get(
+        "/healthz",
+        response_model=HealthResponse,
+        responses={405: ERRORS[405], 503: {"model": HealthResponse}},
+    )
+    async def healthz(self) -> HealthResponse | JSONResponse:
+        """Liveness and the loaded model; 503 when the model has produced non-finite scores."""
         champion = self._holder.current
-        return HealthResponse(
-            status="ok",
+        fault = self._holder.fault
+        health = HealthResponse(
+            status="unhealthy" if fault else "ok",
             model=champion.info,
             num_items=champion.catalogue.num_items,
             max_history=champion.max_history,
+            detail=fault,
         )
+        if fault:
+            return JSONResponse(status_code=503, content=health.model_dump())
+        return health
 
-    @api.post("/admin/reload", response_model=ReloadResponse, responses={409: ERRORS[400]})
-    async def admin_reload(self) -> ReloadResponse:
-        """Re-resolve the alias now and switch this replica to the new version, if any."""
+    @api.post("/admin/reload", response_model=ReloadResponse, responses=ADMIN_ERRORS)
+    async def admin_reload(
+        self, credentials: HTTPAuthorizationCredentials | None = Depends(admin_bearer)
+    ) -> ReloadResponse:
+        """Re-resolve the alias now and switch this replica to the new version, if any.
+
+        Off unless the service was started with DISTILLREC_ADMIN_TOKEN (then send it as a bearer
+        token); at most one reload per reload_min_interval_s per replica (429 otherwise)."""
+        self._reload_guard.check(credentials.credentials if credentials else None)
         try:
             previous, current = await asyncio.to_thread(self._holder.reload)
         except UserError as err:
@@ -162,7 +203,7 @@ class Recommender:
         max_batch_size=SERVE_DEFAULTS.max_batch_size,
         batch_wait_timeout_s=SERVE_DEFAULTS.batch_wait_timeout_s,
     )
-    async def _score_batch(self, jobs: list[ScoreJob]) -> list[list[tuple[int, float]]]:
+    async def _score_batch(self, jobs: list[ScoreJob]) -> list[list[tuple[int, float]] | None]:
         # Inline on the replica's user event loop: a batch takes a few milliseconds, and requests
         # arriving meanwhile queue up for the next batch (a thread hop cost more than it saved).
         return score_jobs(jobs)

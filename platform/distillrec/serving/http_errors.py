@@ -23,15 +23,21 @@ HTTP_ERROR_CODES = {400: "malformed_json", 404: "not_found", 405: "method_not_al
 class ApiError(Exception):
     """A request the service understood but cannot answer (unknown item, ambiguous title...)."""
 
-    def __init__(self, status_code: int, error: str, message: str) -> None:
+    def __init__(
+        self, status_code: int, error: str, message: str, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.error = error
         self.message = message
+        self.headers = headers
 
 
-def error_response(status_code: int, error: str, message: str) -> JSONResponse:
-    return JSONResponse(status_code=status_code, content={"error": error, "message": message})
+def error_response(
+    status_code: int, error: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    content = {"error": error, "message": message}
+    return JSONResponse(status_code=status_code, content=content, headers=headers)
 
 
 def describe_validation_error(err: dict[str, Any]) -> str:
@@ -58,11 +64,12 @@ async def _on_validation_error(_: Request, exc: RequestValidationError) -> JSONR
 
 async def _on_http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
     code = HTTP_ERROR_CODES.get(exc.status_code, "http_error")
-    return error_response(exc.status_code, code, str(exc.detail))
+    # Keep Starlette's headers: a 405 carries ``Allow`` (the methods the route does support).
+    return error_response(exc.status_code, code, str(exc.detail), getattr(exc, "headers", None))
 
 
 async def _on_api_error(_: Request, exc: ApiError) -> JSONResponse:
-    return error_response(exc.status_code, exc.error, exc.message)
+    return error_response(exc.status_code, exc.error, exc.message, exc.headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -90,10 +90,14 @@ class LoadedModel:
 
 
 def load_champion(model_uri: str, tracking_uri: str) -> LoadedModel:
-    """Resolve ``model_uri`` to a version and load it through ``training.packaging``."""
+    """Resolve ``model_uri`` to a version and load it through ``training.packaging``.
+
+    A model whose scores on a few probe histories are not finite is refused (``UserError``), so
+    ``distillrec serve`` stops with one line and a reload keeps the previous version.
+    """
     import mlflow
 
-    from distillrec.training.packaging import load_student
+    from distillrec.training.packaging import NonFiniteScoresError, load_student
 
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
@@ -102,6 +106,9 @@ def load_champion(model_uri: str, tracking_uri: str) -> LoadedModel:
     pinned = f"models:/{ref.name}/{version}" if ref.name is not None else ref.uri
     try:
         student = load_student(pinned)
+        student.probe_finite()
+    except NonFiniteScoresError as err:
+        raise UserError(f"model {pinned!r}: refusing to serve it ({err})") from None
     except UserError:
         raise
     except Exception as err:  # MLflow raises many types for a missing/broken model

@@ -23,8 +23,8 @@ class RecommendRequest(BaseModel):
 
     history: list[StrictInt] | None = Field(
         default=None,
-        description="Item ids the user interacted with, oldest first. Longer histories than the "
-        "model's max_history keep only their most recent items.",
+        description="Item ids the user interacted with, oldest first. The model sees the most "
+        "recent max_history of them; exclude_history leaves out all of them.",
     )
     history_titles: list[StrictStr] | None = Field(
         default=None,
@@ -34,7 +34,7 @@ class RecommendRequest(BaseModel):
         default=10, description=f"How many items to return (1..{MAX_K})."
     )
     exclude_history: StrictBool = Field(
-        default=True, description="Leave out items already in the history."
+        default=True, description="Leave out every item of the history (also beyond max_history)."
     )
 
     @model_validator(mode="after")
@@ -79,10 +79,11 @@ class RecommendResponse(BaseModel):
 class HealthResponse(BaseModel):
     """Liveness plus what is loaded: the benchmark reads num_items and max_history from here."""
 
-    status: str
+    status: str = Field(description="ok, or unhealthy (HTTP 503) with the reason in detail.")
     model: ModelInfo
     num_items: int
     max_history: int
+    detail: str | None = Field(default=None, description="Why the service is unhealthy.")
 
 
 class ReloadResponse(BaseModel):

@@ -16,6 +16,7 @@ from pydantic import Field, model_validator
 from distillrec.config import StrictModel, check_safe_name
 from distillrec.contracts import champion_model_uri
 from distillrec.runtime import tracking_uri
+from distillrec.serving.admin import DEFAULT_RELOAD_MIN_INTERVAL_S, admin_token_digest_from_env
 
 DEFAULT_DATASET = "ml-100k"
 DEFAULT_HOST = "127.0.0.1"  # loopback unless told otherwise
@@ -50,6 +51,9 @@ class ServeArgs(StrictModel):
     max_batch_size: int = Field(default=32, ge=1, description="requests per forward pass")
     batch_wait_timeout_s: float = Field(default=0.002, ge=0, description="wait to fill a batch")
     access_log: bool = Field(default=False, description="log every request (costs CPU per request)")
+    reload_min_interval_s: float = Field(
+        default=DEFAULT_RELOAD_MIN_INTERVAL_S, ge=0, description="POST /admin/reload rate limit"
+    )
 
     @model_validator(mode="after")
     def _safe_dataset(self) -> ServeArgs:
@@ -74,6 +78,9 @@ class ServeArgs(StrictModel):
             "torch_threads": self.torch_threads,
             "max_batch_size": self.max_batch_size,
             "batch_wait_timeout_s": self.batch_wait_timeout_s,
+            # POST /admin/reload: off unless $DISTILLREC_ADMIN_TOKEN is set where the app is built
+            "admin_token_digest": admin_token_digest_from_env(),
+            "reload_min_interval_s": self.reload_min_interval_s,
         }
 
 

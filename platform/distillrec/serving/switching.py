@@ -30,6 +30,22 @@ class ChampionHolder:
         self.current: LoadedModel = load_champion(model_uri, tracking_uri)
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._non_finite = 0  # requests the current model scored NaN/inf (reset on a switch)
+
+    @property
+    def fault(self) -> str | None:
+        """Why the current model is unhealthy (``/healthz`` answers 503), or None."""
+        if not self._non_finite:
+            return None
+        return (
+            f"model {self.current.info.name} version {self.current.info.version} produced "
+            f"non-finite scores (NaN/inf) for {self._non_finite} request(s)"
+        )
+
+    def report_non_finite(self, champion: LoadedModel) -> None:
+        """A request scored by ``champion`` got NaN/inf scores: mark it unhealthy if current."""
+        if champion is self.current:
+            self._non_finite += 1
 
     def reload(self) -> tuple[ModelInfo, ModelInfo]:
         """Switch to the version the alias points at now, if it changed: (previous, current).
@@ -44,6 +60,7 @@ class ChampionHolder:
                 return previous.info, previous.info
             pinned = f"models:/{self.ref.name}/{version}" if self.ref.name else self.ref.uri
             self.current = load_champion(pinned, self.tracking_uri)
+            self._non_finite = 0
             logger.info("champion switched: %s -> %s", previous.info, self.current.info)
             return previous.info, self.current.info
 
