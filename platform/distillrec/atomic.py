@@ -133,16 +133,32 @@ def _install(
     if signature is not None and not (target / OUTPUT_MARKER).exists():
         previous &= set(ours)  # a pre-marker output: files we no longer write are the user's
     kept = [name for name in _files(target) if name not in previous and name != OUTPUT_MARKER]
-    clash = [name for name in kept if name in ours]
+    clash = [name for name in kept if any(_overlaps(name, our) for our in ours)]
     if clash:
         raise UserError(f"{target / clash[0]}: not written by an earlier {kind}; move it away")
-    for name in kept:  # the user's files move into the new folder, untouched
-        (tmp / name).parent.mkdir(parents=True, exist_ok=True)
-        os.replace(target / name, tmp / name)
     old = target.with_name(f".{target.name}.old-{os.getpid()}")
-    os.replace(target, old)
-    os.replace(tmp, target)
+    moved: list[str] = []
+    try:
+        for name in kept:  # the user's files move into the new folder, untouched
+            (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(target / name, tmp / name)
+            moved.append(name)
+        os.replace(target, old)
+        os.replace(tmp, target)
+    except BaseException:
+        # put everything back before atomic_dir removes tmp: the user's files never go with it
+        if old.exists() and not target.exists():
+            os.replace(old, target)
+        for name in moved:
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp / name, target / name)
+        raise
     shutil.rmtree(old, ignore_errors=True)  # holds only files an earlier run of ours wrote
+
+
+def _overlaps(a: str, b: str) -> bool:
+    """Whether two relative paths cannot both exist: the same path, or one a folder of the other."""
+    return a == b or a.startswith(f"{b}{os.sep}") or b.startswith(f"{a}{os.sep}")
 
 
 def _merge(tmp: Path, target: Path, ours: list[str]) -> None:

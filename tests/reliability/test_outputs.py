@@ -58,6 +58,24 @@ def test_atomic_dir_replaces_its_own_files_and_keeps_others(tmp_path: Path):
     assert (target / "user.txt").read_text() == "mine"
 
 
+def test_atomic_dir_keeps_user_files_when_the_new_output_clashes_or_fails(tmp_path: Path):
+    target = tmp_path / "out"
+    with atomic_dir(target, kind="test output") as tmp:
+        (tmp / "a.txt").write_text("1")
+    (target / "user.txt").write_text("mine")
+    (target / "x").write_text("a file of the user's where the new output wants a folder")
+    with pytest.raises(UserError, match="not written by an earlier test output"):
+        with atomic_dir(target, kind="test output") as tmp:
+            (tmp / "x").mkdir()
+            (tmp / "x" / "y.txt").write_text("ours")
+    assert (target / "user.txt").read_text() == "mine" and (target / "x").is_file()
+    with pytest.raises(KeyboardInterrupt):  # an interruption while writing leaves all in place
+        with atomic_dir(target, kind="test output") as tmp:
+            (tmp / "a.txt").write_text("2")
+            raise KeyboardInterrupt
+    assert (target / "user.txt").read_text() == "mine" and (target / "a.txt").read_text() == "1"
+
+
 def test_prepare_into_a_path_under_a_file_is_one_line(tmp_path: Path, data_mirror: Path):
     blocker = tmp_path / "file"
     blocker.write_text("")
