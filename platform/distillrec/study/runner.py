@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from distillrec.config import apply_overrides, validate
-from distillrec.runtime import ensure_ray, tracking_uri
+from distillrec.runtime import check_tracking_store, ensure_ray, tracking_uri
 from distillrec.study.config import StudyConfig
 from distillrec.sweep import tracking
 from distillrec.sweep.trial import SweepTrial
@@ -58,6 +58,7 @@ def run_study(
 ) -> StudyResult:
     """Run (or, with ``resume``, continue) every paired run of ``cfg``; then report."""
     uri = tracking_uri(cfg.mlflow.tracking_uri)  # absolute: trials run elsewhere
+    check_tracking_store(uri)  # an unreachable store fails in one line, before Ray starts
     datasets = [check_dataset(cfg, spec) for spec in cfg.datasets]
     ensure_ray()
     check_resources(cfg)
