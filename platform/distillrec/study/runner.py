@@ -125,15 +125,7 @@ def run_dataset(
             },
             max_concurrent_trials=cfg.max_concurrent_trials,
         )
-    run = TuneRun(
-        trial=trial,
-        cpus_per_trial=cfg.resources.cpus_per_trial,
-        gpus_per_trial=cfg.resources.gpus_per_trial,
-        experiment_path=experiment_path,
-        max_failures=cfg.max_failures,
-        verbose=cfg.verbose,
-        callbacks=callbacks,
-    )
+    run = TuneRun.for_config(cfg, trial, experiment_path, callbacks)
     return run.fit(plan, uri, parent_run_id)
 
 

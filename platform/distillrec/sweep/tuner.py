@@ -140,16 +140,7 @@ def run_dataset_sweep(
             num_samples=num_samples,
             max_concurrent_trials=cfg.max_concurrent_trials if optuna else None,
         )
-    run = TuneRun(
-        trial=trial,
-        cpus_per_trial=cfg.resources.cpus_per_trial,
-        gpus_per_trial=cfg.resources.gpus_per_trial,
-        experiment_path=experiment_path,
-        max_failures=cfg.max_failures,
-        verbose=cfg.verbose,
-        callbacks=callbacks,
-        progress_reporter=live_table(cfg),
-    )
+    run = TuneRun.for_config(cfg, trial, experiment_path, callbacks, live_table(cfg))
     grid, interrupted = run.fit(plan, uri, parent_run_id)
     grids = [grid]
     if cfg.baseline and cfg.baseline_tuning == "rerun_best" and teacher and not interrupted:
@@ -292,6 +283,27 @@ class TuneRun:
     verbose: int = 1
     callbacks: list[Any] | None = None
     progress_reporter: Any = None  # None: Tune's default output (studies)
+
+    @classmethod
+    def for_config(
+        cls,
+        cfg: Any,
+        trial: SweepTrial,
+        experiment_path: Path,
+        callbacks: list[Any] | None = None,
+        progress_reporter: Any = None,
+    ) -> TuneRun:
+        """The run a sweep or study config asks for (its resources, failures and verbosity)."""
+        return cls(
+            trial=trial,
+            cpus_per_trial=cfg.resources.cpus_per_trial,
+            gpus_per_trial=cfg.resources.gpus_per_trial,
+            experiment_path=experiment_path,
+            max_failures=cfg.max_failures,
+            verbose=cfg.verbose,
+            callbacks=callbacks,
+            progress_reporter=progress_reporter,
+        )
 
     def build_tuner(self, plan: TunePlan | None) -> Any:
         """A new Tuner from ``plan``, or (``plan`` None) the one restored from disk."""
