@@ -18,7 +18,10 @@ TINY = {
     "finetune.num_examples": 16,
     "finetune.val_examples": 4,
     "finetune.batch_size": 4,
-    "finetune.max_steps": 6,
+    "finetune.max_steps": 6,  # 4 steps per epoch: epoch 1 whole, epoch 2 cut at step 6
+    "finetune.epochs": 2,
+    "finetune.save_every_epoch": True,
+    "finetune.dtype": "bfloat16",
     "finetune.lr": 0.002,
     "finetune.log_every": 2,
     "finetune.torch_threads": 1,

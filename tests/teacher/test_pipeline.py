@@ -22,6 +22,23 @@ def test_finetune_lowers_loss_and_saves_a_merged_model(finetuned):
     assert json.loads((folder / "distillrec_finetune.json").read_text())["num_train"] == 16
 
 
+def test_finetune_saves_the_earlier_epoch_beside_the_final_model(finetuned):
+    from safetensors.numpy import load_file
+
+    from distillrec.teacher.finetune import SUMMARY_FILE, epoch_output_dir
+
+    final = Path(finetuned.model_dir)
+    first = epoch_output_dir(final, 1)
+    assert first == final.with_name(f"{final.name}-epoch1")
+    summaries = [json.loads((d / SUMMARY_FILE).read_text()) for d in (first, final)]
+    assert [s["epoch"] for s in summaries] == [1, 2]
+    assert summaries[1]["mlflow_run_id"] == finetuned.mlflow_run_id
+    assert summaries[1]["finetune"]["dtype"] == "bfloat16"
+    weights = [load_file(str(next(d.glob("*.safetensors")))) for d in (first, final)]
+    key = next(k for k in weights[0] if "q_proj" in k)
+    assert not np.allclose(weights[0][key], weights[1][key]), "epoch 2's steps changed q_proj"
+
+
 def test_interrupted_run_writes_no_artifact_and_resume_completes(interrupted_then_resumed):
     run = interrupted_then_resumed
     assert run["first"].out_dir is None and run["first"].new_rows == 16

@@ -82,6 +82,51 @@ def quiet_ray_data() -> None:
             handler.setLevel(logging.ERROR)
 
 
+@app.command("tune")
+@exit_on_user_error
+def tune_command(
+    config: str = typer.Option(
+        "configs/teacher/tune-ml-100k.yaml", "--config", "-c", help="Teacher grid YAML."
+    ),
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="Show vLLM's engine and Ray Data logs here (else: a file)."
+    ),
+    overrides: list[str] = typer.Argument(None, help="key=value overrides, e.g. gammas=[0,1]"),
+) -> None:
+    """The teacher quality grid: every entry x decoding generated once on a seeded val sample,
+    grounded with every embedder x popularity gamma; the best on val scored once on test.
+
+    Reruns reuse stored generations. Writes <report_dir>/<name>/{grid.md,grid.csv,best.yaml}."""
+    from pathlib import Path
+
+    from distillrec.commands.progress import CountProgress
+    from distillrec.teacher.engine_log import ENGINE_LOG_ENV, start_engine_log
+    from distillrec.teacher.tune import run_tune
+    from distillrec.teacher.tune_config import load_tune_config
+
+    tune = load_tune_config(config, overrides or [])
+    if not verbose:
+        log = start_engine_log(Path(tune.out_dir) / f"{tune.name}.engine.log")
+        tune.engine_env = {ENGINE_LOG_ENV: str(log)}
+        quiet_ray_data()
+        typer.echo(f"teacher tune: vLLM engine logs go to {log} (--verbose shows them here)")
+    bars: dict[str, CountProgress] = {}
+
+    def progress(label: str, done: int, total: int) -> None:
+        if label not in bars:
+            for bar in bars.values():
+                bar.__exit__(None, None, None)
+            bars.clear()
+            bars[label] = CountProgress(f"teacher tune {label}", "examples", workers=2).__enter__()
+        bars[label].update(done, total)
+
+    try:
+        run_tune(tune, progress)
+    finally:
+        for bar in bars.values():
+            bar.__exit__(None, None, None)
+
+
 @app.command("evaluate")
 @exit_on_user_error
 def evaluate_command(

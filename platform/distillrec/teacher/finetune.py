@@ -119,14 +119,18 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
         optimizer, lambda s: min(1.0, (s + 1) / max(ft.warmup_steps, 1)) * (1 - s / (total + 1))
     )
     rng = np.random.default_rng(ft.seed + rank)
-    step, running = 0, []
+    step, epoch, running = 0, 0, []
     while step < total:
+        if epoch and ft.save_every_epoch:
+            report_epoch(model, ft, step, epoch, running)
+        epoch += 1
         order = rng.permutation(len(shard))
         for start in range(0, steps_per_epoch * ft.batch_size, ft.batch_size):
             if step >= total:
                 break
             batch = collate([shard[i] for i in order[start : start + ft.batch_size]], pad_id)
-            loss = model(**batch).loss
+            with autocast(ft):
+                loss = model(**batch).loss
             loss.backward()
             optimizer.step()
             schedule.step()
@@ -140,6 +144,39 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     report_final(model, probe, val, pad_id, ft, before, step, running)
 
 
+def autocast(ft: FinetuneConfig) -> Any:
+    """bf16 autocast of the forward pass when ``ft.dtype`` resolves to bfloat16 (AMX/AVX512-BF16
+    CPUs or GPUs), else a no-op context."""
+    import contextlib
+
+    import torch
+
+    from distillrec.teacher.engine import resolve_dtype
+
+    if resolve_dtype(ft.dtype) != "bfloat16":
+        return contextlib.nullcontext()
+    return torch.autocast(device_type="cuda" if ft.use_gpu else "cpu", dtype=torch.bfloat16)
+
+
+def report_epoch(model: Any, ft: FinetuneConfig, step: int, epoch: int, running: list) -> None:
+    """The adapter after an earlier epoch, as a Ray Train checkpoint tagged with its epoch (every
+    rank reports, rank 0 with the checkpoint: ``ray.train.report`` is a barrier)."""
+    import ray.train
+
+    metrics = {"step": step, "epoch": epoch, "train_loss": float(np.mean(running[-ft.log_every :]))}
+    with tempfile.TemporaryDirectory() as tmp:
+        checkpoint = None
+        if ray.train.get_context().get_world_rank() == 0:
+            getattr(model, "module", model).save_pretrained(tmp)
+            checkpoint = ray.train.Checkpoint.from_directory(tmp)
+        ray.train.report(metrics, checkpoint=checkpoint)
+
+
+def epoch_output_dir(out: Path, epoch: int) -> Path:
+    """Where ``save_every_epoch`` puts the merged model after ``epoch``: ``<out>-epoch<k>``."""
+    return out.with_name(f"{out.name}-epoch{epoch}")
+
+
 def report_final(model, probe, val, pad_id, ft, before, step, running) -> None:
     """Final losses (probe set before/after, validation) and the adapter as a checkpoint."""
     import ray.train
@@ -150,6 +187,7 @@ def report_final(model, probe, val, pad_id, ft, before, step, running) -> None:
         "probe_loss_before": before,
         "probe_loss_after": mean_loss(model, probe, pad_id, ft.batch_size),
         "val_loss": mean_loss(model, val, pad_id, ft.batch_size) if val else float("nan"),
+        "epoch": ft.epochs,
         "done": 1,
     }
     with tempfile.TemporaryDirectory() as tmp:
@@ -257,6 +295,8 @@ def run_finetune(
         result = trainer.fit()
         metrics = {k: float(v) for k, v in result.metrics.items() if isinstance(v, int | float)}
         summary = {
+            "mlflow_run_id": run_id,
+            "epoch": ft.epochs,
             "base_model": start_from,
             "dataset_fingerprint": data.fingerprint,
             "num_train": len(train),
@@ -267,6 +307,19 @@ def run_finetune(
         }
         with result.checkpoint.as_directory() as adapter:
             merge_and_save(model_path, adapter, out, summary)
+        for checkpoint, values in result.best_checkpoints or []:
+            epoch = int(values.get("epoch", ft.epochs))
+            if ft.save_every_epoch and epoch < ft.epochs and not values.get("done"):
+                earlier = {
+                    **summary,
+                    "epoch": epoch,
+                    "metrics": {"train_loss": values["train_loss"]},
+                }
+                with checkpoint.as_directory() as adapter:
+                    merge_and_save(model_path, adapter, epoch_output_dir(out, epoch), earlier)
+                print(
+                    f"teacher finetune: epoch {epoch} model saved to {epoch_output_dir(out, epoch)}"
+                )
         if log_mlflow:
             mlflow.log_metrics({k: v for k, v in metrics.items() if k != "step"})
             mlflow.log_param("model_dir", str(out.resolve()))

@@ -151,10 +151,14 @@ class Grounder:
         self.embedder = None
         gc.collect()
 
+    def embed_generations(self, generations: Sequence[str]) -> tuple[list[str], np.ndarray]:
+        """Cleaned texts (stop strings and quotes stripped) and their ``[n, d]`` embeddings."""
+        texts = [clean_generation(str(t), self.stop) for t in generations]
+        return texts, self.embedder.embed(texts)
+
     def ground(self, batch: dict[str, np.ndarray]) -> dict[str, Any]:
         """Clean, embed and rank one generated batch: adds ``items`` and ``distances`` lists."""
-        texts = [clean_generation(str(t), self.stop) for t in batch["generation"]]
-        queries = self.embedder.embed(texts)
+        texts, queries = self.embed_generations(batch["generation"])
         items, dists = ground(
             queries,
             self.items,

@@ -134,6 +134,10 @@ def start_grounder(cfg: TeacherConfig, data: Any, model: str, items: np.ndarray 
     from distillrec.teacher.grounding import Grounder, item_popularity
 
     popularity = item_popularity(data.train["next_item"].to_numpy(), data.meta.num_items)
+    if cfg.grounding.embedder_model:
+        from distillrec.teacher.base_models import resolve_base_model
+
+        model = resolve_base_model(cfg.grounding.embedder_model)
     env = dict(cfg.inference.env)
     actor_cls = ray.remote(Grounder).options(
         num_cpus=cfg.grounding.num_cpus,
