@@ -7,7 +7,22 @@ import pickle
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from reliability_helpers import run_cli, user_error_line
+
+from distillrec.data.safe_pickle import read_frame_pickle
+from distillrec.errors import UserError
+
+# Bytes that are not a pickle at all, each failing in its own way inside the unpickler:
+# truncated after an opcode (IndexError), a lone MARK/pop (IndexError), a missing memo entry
+# (UnpicklingError), text (ValueError), a cut-off frame (EOFError).
+MALFORMED = [
+    b"\x80\x04K",
+    b"0",
+    b"h\x05.",
+    b"garbage",
+    b"\x80\x05\x95\xff\xff\xff\xff\xff\xff\xff\x7f",
+]
 
 
 class Payload:
@@ -49,3 +64,21 @@ def test_plain_pickles_still_load(tmp_path: Path, data_mirror: Path):
     result = run_cli(*args, "--out", str(tmp_path / "out"), cwd=tmp_path, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert (tmp_path / "out" / "meta.json").is_file()
+
+
+@pytest.mark.parametrize("data", MALFORMED)
+@pytest.mark.parametrize("trust", [False, True])
+def test_a_malformed_pickle_is_a_user_error(tmp_path: Path, data: bytes, trust: bool):
+    """Before: IndexError (and others) escaped as a traceback; now one line naming the file."""
+    path = tmp_path / "data_statis.df"
+    path.write_bytes(data)
+    with pytest.raises(UserError, match=r"data_statis\.df: not a pandas pickle \(\w+"):
+        read_frame_pickle(path, trust=trust)
+
+
+def test_a_malformed_pickle_exits_2_in_one_line(tmp_path: Path, data_mirror: Path):
+    raw = _raw_folder(tmp_path, data_mirror, MALFORMED[0])
+    args = ["data", "prepare", "dllm2rec-game-format", "--raw-dir", str(raw)]
+    result = run_cli(*args, "--out", str(tmp_path / "out"), cwd=tmp_path, timeout=120)
+    line = user_error_line(result)
+    assert "data_statis.df: not a pandas pickle (IndexError" in line

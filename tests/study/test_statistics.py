@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from distillrec.study.statistics import compare, paired_bootstrap_ci, seed_tests
+from distillrec.study.statistics import ci_label, compare, paired_bootstrap_ci, seed_tests
 from distillrec.training.metrics import metrics_from_ranks, per_example_metric
 
 
@@ -82,7 +82,7 @@ def test_compare_pools_seeds_and_says_not_significant_plainly():
     base = [(rng.random(300) < 0.3).astype(float) for _ in range(3)]
     var = [np.where(rng.random(300) < 0.1, rng.random(300) < 0.3, b) for b in base]  # same rate
     result = compare("hr@20", base, var)
-    assert result.n_seeds == 3 and result.n_examples == 900
+    assert result.n_seeds == 3 and result.n_examples == 300  # clusters: examples, not pairs
     assert result.baseline_mean == pytest.approx(np.concatenate(base).mean())
     assert result.ci_low < result.difference < result.ci_high
     assert result.ci_low < 0 < result.ci_high
@@ -92,3 +92,75 @@ def test_compare_pools_seeds_and_says_not_significant_plainly():
     assert better.significant and better.verdict.startswith("better")
     with pytest.raises(ValueError, match="differ in length"):
         compare("hr@20", [np.ones(3)], [np.ones(4)])
+
+
+def _correlated_seeds(n: int, seeds: int, rng: np.random.Generator, shared: float):
+    """Per-seed (baseline, variant) arrays over the same ``n`` examples; each example's
+    difference is ``shared`` parts an example effect (the same on every seed) and the rest
+    seed noise: ``shared=1`` is the extreme a hard/known example gives, 0 independent seeds."""
+    effect = rng.normal(0.01, 0.1, n)
+    base = [rng.random(n) for _ in range(seeds)]
+    var = [b + shared * effect + (1 - shared) * rng.normal(0.01, 0.1, n) for b in base]
+    return base, var
+
+
+def test_cluster_ci_follows_examples_not_example_seed_pairs():
+    """Each example's difference is the same on all 3 seeds: 3 seeds carry no more evidence
+    than one. Normal theory over the 500 examples: mean(d) ± 1.96 sd(d) / sqrt(500). Before
+    the fix, compare resampled the 1,500 (example, seed) pairs as independent and its interval
+    was sqrt(3) = 1.73x narrower (what the pooled call below still computes)."""
+    rng = np.random.default_rng(7)
+    base, var = _correlated_seeds(500, 3, rng, shared=1.0)
+    d = var[0] - base[0]  # = every seed's difference
+    half = 1.959964 * d.std(ddof=1) / math.sqrt(len(d))
+    result = compare("ndcg@20", base, var, n_resamples=5000)
+    assert result.n_examples == 500 and result.n_seeds == 3
+    assert result.ci_low == pytest.approx(d.mean() - half, abs=0.08 * half)
+    assert result.ci_high == pytest.approx(d.mean() + half, abs=0.08 * half)
+    pooled = paired_bootstrap_ci(np.concatenate(base), np.concatenate(var), n_resamples=5000)
+    ratio = (result.ci_high - result.ci_low) / (pooled[1] - pooled[0])
+    assert 1.55 < ratio < 1.95  # sqrt(3) = 1.73: the per-pair interval is visibly too narrow
+
+
+def test_cluster_ci_is_not_wider_when_seeds_are_independent():
+    """No example effect: pooling the 3 x 500 pairs is right, and the cluster bootstrap agrees
+    (it widens only what correlation between seeds makes uncertain)."""
+    rng = np.random.default_rng(8)
+    base, var = _correlated_seeds(500, 3, rng, shared=0.0)
+    result = compare("ndcg@20", base, var, n_resamples=5000)
+    pooled = paired_bootstrap_ci(np.concatenate(base), np.concatenate(var), n_resamples=5000)
+    ratio = (result.ci_high - result.ci_low) / (pooled[1] - pooled[0])
+    assert 0.88 < ratio < 1.12
+
+
+def test_cluster_ci_matches_an_explicit_resampling_of_examples():
+    """An independent implementation: draw example indices with replacement, take every seed's
+    values of the drawn examples, compute the pooled difference and gain; percentile CI."""
+    rng = np.random.default_rng(9)
+    base, var = _correlated_seeds(300, 3, rng, shared=0.6)
+    b, v = np.stack(base), np.stack(var)  # [seeds, examples]
+    draws = np.random.default_rng(123).integers(0, b.shape[1], size=(8000, b.shape[1]))
+    diffs = np.array([v[:, i].mean() - b[:, i].mean() for i in draws])
+    gains = np.array([100 * (v[:, i].mean() / b[:, i].mean() - 1) for i in draws])
+    result = compare("ndcg@20", base, var, n_resamples=8000)
+    half = (np.quantile(diffs, 0.975) - np.quantile(diffs, 0.025)) / 2
+    assert result.ci_low == pytest.approx(np.quantile(diffs, 0.025), abs=0.06 * half)
+    assert result.ci_high == pytest.approx(np.quantile(diffs, 0.975), abs=0.06 * half)
+    g_half = (np.quantile(gains, 0.975) - np.quantile(gains, 0.025)) / 2
+    assert result.gain_ci_low_pct == pytest.approx(np.quantile(gains, 0.025), abs=0.06 * g_half)
+    assert result.gain_ci_high_pct == pytest.approx(np.quantile(gains, 0.975), abs=0.06 * g_half)
+    assert result.difference == pytest.approx(v.mean() - b.mean())
+    assert result.gain_pct == pytest.approx(100 * (v.mean() / b.mean() - 1))
+
+
+def test_seeds_must_score_the_same_examples():
+    with pytest.raises(ValueError, match="same cluster on every seed"):
+        compare("hr@20", [np.ones(3), np.ones(4)], [np.ones(3), np.ones(4)])
+
+
+def test_ci_label_prints_the_level_it_was_computed_at():
+    assert ci_label(0.95) == "95% CI" and ci_label(0.975) == "97.5% CI"
+    rng = np.random.default_rng(4)
+    base = [rng.random(200) for _ in range(2)]
+    result = compare("hr@20", base, base, confidence=0.9)
+    assert result.verdict == "not significant (90% CI covers 0)"

@@ -13,7 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from distillrec.distill.variants import is_distillation_key
-from distillrec.study.config import load_study_config
+from distillrec.errors import UserError
+from distillrec.study.config import StatisticsConfig, load_study_config
 from distillrec.sweep import tracking
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,6 +30,7 @@ def quick_config(ml100k: Path, teacher: Path, tmp_path: Path, uri: str):
             f"report_dir={tmp_path / 'reports'}",
             f"mlflow.tracking_uri={uri}",
             "verbose=0",
+            "statistics.confidence=0.9",  # not the default: every label must follow it
         ],
     )
 
@@ -69,11 +71,14 @@ def test_quick_study_is_paired_tracked_reported_and_resumable(
         assert len(cell) == 2 and shared[0] == shared[1] and shared[0]["seed"] == seed
         assert {r.data.params["distill.lam"] for r in cell} == {"0.0", "0.8"}
 
+    params = mlflow.MlflowClient().get_run(result.parent_run_id).data.params
+    assert params["statistics.confidence"] == "0.9" and params["statistics.n_resamples"] == "500"
     files = result.report_files["ml-100k"]
     table = pd.read_csv(files["csv"])
     assert list(table["variant"]) == ["baseline", "dllm2rec"]
     for column in (
         "seeds",
+        "paired seeds",
         "val ndcg@20 mean",
         "test hr@10 std",
         "test ndcg@20 mean",
@@ -88,7 +93,9 @@ def test_quick_study_is_paired_tracked_reported_and_resumable(
     row = table.iloc[1]
     assert row["gain test NDCG@20 CI low (%)"] <= row["gain test NDCG@20 (%)"]
     assert row["gain test NDCG@20 (%)"] <= row["gain test NDCG@20 CI high (%)"]
+    assert row["paired seeds"] == 2 and row["CI level (%)"] == 90
     page = files["md"].read_text()
+    assert "gain test NDCG@20 [90% CI]" in page and "95%" not in page
     assert "training coverage: **50.0%**" in page and "popularity HR@20" in page
     assert "Checked on the runs' parameters: OK" in page
     assert any(word in page for word in ("not significant", "better (", "worse ("))
@@ -111,6 +118,16 @@ def test_quick_study_is_paired_tracked_reported_and_resumable(
     cli = CliRunner().invoke(app, [*args, "--tracking-uri", mlflow_store])
     assert cli.exit_code == 0, cli.output
     assert "| gru4rec | dllm2rec | 2 |" in cli.output and (out / "report.png").is_file()
+    # ... with the statistics the study logged (before: 95% and 2,000 resamples, always)
+    assert "[90% CI]" in cli.output
+    again_table = pd.read_csv(out / "report.csv")
+    for column in ("gain test NDCG@20 CI low (%)", "diff test HR@20 CI high", "CI level (%)"):
+        assert again_table[column].equals(table[column]), column
+
+    # a resumed study keeps its statistics (MLflow params cannot change; the report must not)
+    changed = cfg.model_copy(update={"statistics": StatisticsConfig(n_resamples=600)})
+    with pytest.raises(UserError, match="statistics differ.*n_resamples 500 -> 600"):
+        run_study(changed, resume=True)
 
 
 def test_study_job_rejects_a_bad_config_in_one_line(tmp_path):

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from distillrec.commands.sweep import FAILED_TRIALS_EXIT_CODE, INTERRUPTED_EXIT_CODE
 from distillrec.errors import exit_on_user_error
-
-INTERRUPTED_EXIT_CODE = 130  # like a shell after Ctrl-C
 
 
 @exit_on_user_error
@@ -22,7 +22,10 @@ def study_command(
         list[str] | None, typer.Argument(help="key=value overrides, e.g. epochs=5 seeds=[0,1]")
     ] = None,
 ) -> None:
-    """Students x variants x seeds, paired; one MLflow parent run; report with 95% CIs."""
+    """Students x variants x seeds, paired; one MLflow parent run; report with paired CIs.
+
+    Exits 1 when runs failed (unless the config sets allow_failed_trials), 130 when
+    interrupted."""
     from distillrec.study.config import load_study_config
     from distillrec.study.runner import run_study
 
@@ -43,3 +46,8 @@ def study_command(
     if result.interrupted:
         print(f"interrupted: continue with `distillrec study --config {config} --resume`")
         raise typer.Exit(INTERRUPTED_EXIT_CODE)
+    if result.warning:
+        print(f"warning: {result.warning}", file=sys.stderr)
+    if result.error:
+        print(f"error: {result.error}", file=sys.stderr)
+        raise typer.Exit(FAILED_TRIALS_EXIT_CODE)

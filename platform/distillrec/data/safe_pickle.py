@@ -10,7 +10,6 @@ to ``pandas.read_pickle`` for files from a source you trust.
 from __future__ import annotations
 
 import _compat_pickle
-import pickle
 from pathlib import Path
 
 import pandas as pd
@@ -88,8 +87,18 @@ def read_frame_pickle(path: Path, *, trust: bool = False) -> pd.DataFrame:
             "not loaded (it could run code); if you trust where the file came from, rerun "
             "with --trust-pickle"
         ) from None
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as err:
-        raise UserError(f"{path}: not a pandas pickle ({type(err).__name__})") from None
+    except OSError as err:
+        raise UserError(f"{path}: cannot read ({err.strerror or type(err).__name__})") from None
+    except Exception as err:  # noqa: BLE001 - a malformed pickle fails in any way its bytes say
+        # (IndexError, KeyError, struct.error, ImportError, ...): it is the file, not a bug here
+        raise UserError(f"{path}: not a pandas pickle ({_reason(err)})") from None
     if not isinstance(frame, pd.DataFrame):
         raise UserError(f"{path}: expected a pickled DataFrame, got {type(frame).__name__}")
     return frame
+
+
+def _reason(err: BaseException) -> str:
+    """``IndexError: pop from empty list``: the error's type and first line, kept short."""
+    text = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    text = text if len(text) <= 120 else text[:117] + "..."
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__

@@ -3,9 +3,12 @@
 Built from the finished child runs of the study's parent run (one dataset at a time): val/test
 HR@10/20 and NDCG@10/20 as mean and std over seeds; for every variant but ``baseline``, the
 paired comparison with the same student's baseline on test NDCG@20 and HR@20 (per-example ranks
-of the same test rows, pooled over the seeds both ran; see :mod:`distillrec.study.statistics`).
-The teacher's own quality, its floors and coverage sit beside the table. Written as CSV,
-Markdown and a PNG with CI error bars, and logged to the parent run under ``report/<dataset>``.
+of the same test rows over the seeds both ran, each example resampled with all its seeds; see
+:mod:`distillrec.study.statistics`), at the statistics settings the study logged on its parent
+run. A row missing seeds says so ("2 of 3 (missing 1)"), never averaged silently. The
+teacher's own quality, its floors and coverage sit beside the table. Written as CSV, Markdown
+and a PNG with CI error bars (:mod:`distillrec.study.page`), and logged to the parent run under
+``report/<dataset>``.
 """
 
 from __future__ import annotations
@@ -22,9 +25,11 @@ from distillrec.atomic import atomic_file
 from distillrec.contracts import TEST_SELECTION_KEY, metric_key
 from distillrec.distill.variants import BASELINE, is_distillation_key
 from distillrec.errors import UserError
-from distillrec.study.statistics import CONFIDENCE, N_RESAMPLES, compare
+from distillrec.study.config import StatisticsConfig
+from distillrec.study.page import plot, report_notes, to_markdown
+from distillrec.study.statistics import compare
 from distillrec.sweep import tracking
-from distillrec.teacher.quality import quality_markdown, teacher_summary
+from distillrec.teacher.quality import teacher_summary
 from distillrec.training.metrics import per_example_metric
 
 SPLIT_METRICS = ("hr@10", "hr@20", "ndcg@10", "ndcg@20")
@@ -64,13 +69,17 @@ def study_table(
     uri: str,
     runs: list[Any],
     *,
-    confidence: float = CONFIDENCE,
-    n_resamples: int = N_RESAMPLES,
-    seed: int = 0,
+    statistics: StatisticsConfig | None = None,
     students: list[str] | None = None,
     variants: list[str] | None = None,
+    seeds: list[int] | None = None,
 ) -> pd.DataFrame:
-    """One row per (student, variant): seeds, mean/std per split and metric, paired gains."""
+    """One row per (student, variant): seeds, mean/std per split and metric, paired gains.
+
+    ``seeds``: the study's seeds; a row whose finished runs (or, for a gain, whose pairs with
+    the baseline) miss one says so in ``missing seeds`` / ``paired seeds`` instead of silently
+    averaging fewer seeds."""
+    statistics = statistics or StatisticsConfig()
     by_cell: dict[tuple[str, str], dict[int, Any]] = {}
     for run in runs:
         tags = run.data.tags
@@ -78,6 +87,7 @@ def study_table(
         by_cell.setdefault(cell, {})[int(tags[tracking.SEED_TAG])] = run
     students = students or sorted({s for s, _ in by_cell})
     variants = variants or sorted({v for _, v in by_cell}, key=lambda v: (v != BASELINE, v))
+    expected = sorted(seeds or {seed for cell in by_cell.values() for seed in cell})
     ranks_cache: dict[str, pd.DataFrame] = {}
 
     def ranks_of(run: Any) -> pd.DataFrame:
@@ -89,43 +99,54 @@ def study_table(
     for student in students:
         baseline = by_cell.get((student, BASELINE), {})
         for variant in variants:
-            seeds = by_cell.get((student, variant), {})
-            if not seeds:
-                continue
+            cell = by_cell.get((student, variant), {})
             row: dict[str, Any] = {
                 "student": student,
                 "variant": variant,
-                "seeds": len(seeds),
-                "teacher coverage (%)": 100.0
-                * float(
-                    np.mean(
-                        [float(r.data.tags.get("teacher_coverage", 0) or 0) for r in seeds.values()]
-                    )
-                ),
+                "seeds": len(cell),
+                "missing seeds": _seed_list(s for s in expected if s not in cell),
+                "study seeds": len(expected),
+                "CI level (%)": 100 * statistics.confidence,
             }
+            if not cell:  # every run of it failed: a row that says so, not a missing row
+                rows.append(row | _no_comparison(variant, expected, "no finished runs"))
+                continue
+            row["teacher coverage (%)"] = 100.0 * float(
+                np.mean([float(r.data.tags.get("teacher_coverage", 0) or 0) for r in cell.values()])
+            )
             for split, prefix in SPLIT_KEYS.items():
                 for metric in SPLIT_METRICS:
                     key = metric_key(metric, prefix)
-                    values = np.array([r.data.metrics.get(key, math.nan) for r in seeds.values()])
+                    values = np.array([r.data.metrics.get(key, math.nan) for r in cell.values()])
                     row[f"{split} {metric} mean"] = float(np.mean(values))
                     row[f"{split} {metric} std"] = (
                         float(np.std(values, ddof=1)) if len(values) > 1 else math.nan
                     )
             if variant != BASELINE:
-                shared = sorted(set(seeds) & set(baseline))
+                shared = sorted(set(cell) & set(baseline))
+                row["paired seeds"] = len(shared)
+                row["unpaired seeds"] = _seed_list(s for s in expected if s not in shared)
                 for metric in COMPARED:
                     row.update(
                         _comparison_columns(
                             metric,
                             [ranks_of(baseline[s]) for s in shared],
-                            [ranks_of(seeds[s]) for s in shared],
-                            confidence=confidence,
-                            n_resamples=n_resamples,
-                            seed=seed,
+                            [ranks_of(cell[s]) for s in shared],
+                            statistics,
                         )
                     )
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _no_comparison(variant: str, expected: list[int], why: str) -> dict[str, Any]:
+    """The gain columns of a row with no run to compare (empty for the baseline)."""
+    if variant == BASELINE:
+        return {}
+    verdicts = {
+        f"verdict test {m.replace('hr', 'HR').replace('ndcg', 'NDCG')}": why for m in COMPARED
+    }
+    return {"paired seeds": 0, "unpaired seeds": _seed_list(expected), **verdicts}
 
 
 def tracking_ranks(uri: str, run_id: str) -> pd.DataFrame:
@@ -134,20 +155,48 @@ def tracking_ranks(uri: str, run_id: str) -> pd.DataFrame:
     return load_per_example_ranks(uri, run_id, "test")
 
 
+def paired_values(
+    metric: str, baseline: list[pd.DataFrame], variant: list[pd.DataFrame]
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Per paired seed, both sides' per-example ``metric``, rows sorted by ``example_id``: the
+    same order on every seed, so :func:`~distillrec.study.statistics.compare` resamples an
+    example with all its seeds (a cluster), never its seeds apart."""
+    base_values, var_values = [], []
+    reference: np.ndarray | None = None
+    for b, v in zip(baseline, variant, strict=True):
+        merged = b.merge(v, on="example_id", suffixes=("_b", "_v"), validate="one_to_one")
+        if not len(merged) == len(b) == len(v):
+            raise UserError("paired runs were scored on different test examples")
+        merged = merged.sort_values("example_id", kind="stable")
+        ids = merged["example_id"].to_numpy()
+        if reference is None:
+            reference = ids
+        elif not np.array_equal(ids, reference):
+            raise UserError(
+                "the seeds' runs were scored on different test examples; the bootstrap "
+                "resamples an example with all its seeds, so every seed needs the same ones"
+            )
+        base_values.append(per_example_metric(merged["rank_b"].to_numpy(), metric))
+        var_values.append(per_example_metric(merged["rank_v"].to_numpy(), metric))
+    return base_values, var_values
+
+
 def _comparison_columns(
-    metric: str, baseline: list[pd.DataFrame], variant: list[pd.DataFrame], **kwargs: Any
+    metric: str,
+    baseline: list[pd.DataFrame],
+    variant: list[pd.DataFrame],
+    statistics: StatisticsConfig,
 ) -> dict[str, Any]:
     label = f"test {metric.replace('hr', 'HR').replace('ndcg', 'NDCG')}"
     if not baseline:
         return {f"gain {label} (%)": math.nan, f"verdict {label}": "no paired baseline"}
-    base_values, var_values = [], []
-    for b, v in zip(baseline, variant, strict=True):
-        merged = b.merge(v, on="example_id", suffixes=("_b", "_v"), validate="one_to_one")
-        if len(merged) != len(b):
-            raise UserError("paired runs were scored on different test examples")
-        base_values.append(per_example_metric(merged["rank_b"].to_numpy(), metric))
-        var_values.append(per_example_metric(merged["rank_v"].to_numpy(), metric))
-    result = compare(metric, base_values, var_values, **kwargs)
+    result = compare(
+        metric,
+        *paired_values(metric, baseline, variant),
+        confidence=statistics.confidence,
+        n_resamples=statistics.n_resamples,
+        seed=statistics.seed,
+    )
     return {
         f"diff {label}": result.difference,
         f"diff {label} CI low": result.ci_low,
@@ -161,104 +210,19 @@ def _comparison_columns(
     }
 
 
-def to_markdown(table: pd.DataFrame, title: str, teacher: dict[str, Any], notes: list[str]) -> str:
-    """The page: teacher block, the main table (test NDCG@20/HR@20 with paired CIs), notes."""
-    lines = [f"# {title}", ""]
-    lines += quality_markdown(teacher)
-    head = [
-        "student",
-        "variant",
-        "seeds",
-        "val NDCG@20",
-        "test NDCG@20",
-        "test HR@20",
-        "gain test NDCG@20 [95% CI]",
-        "verdict (NDCG@20)",
-        "gain test HR@20 [95% CI]",
-        "verdict (HR@20)",
-        "p t-test (NDCG@20)",
-    ]
-    lines += ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
-    for _, row in table.iterrows():
-        cells = [
-            str(row["student"]),
-            str(row["variant"]),
-            str(int(row["seeds"])),
-            _mean_std(row, "val ndcg@20"),
-            _mean_std(row, "test ndcg@20"),
-            _mean_std(row, "test hr@20"),
-            _gain(row, "test NDCG@20"),
-            str(row.get("verdict test NDCG@20", "-") if row["variant"] != BASELINE else "-"),
-            _gain(row, "test HR@20"),
-            str(row.get("verdict test HR@20", "-") if row["variant"] != BASELINE else "-"),
-            _num(row.get("p test NDCG@20 (t-test over seeds)", math.nan), "{:.3f}"),
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
-    for note in notes:
-        lines += ["", note]
-    return "\n".join(lines) + "\n"
-
-
-def plot(table: pd.DataFrame, path: Path, title: str) -> None:
-    """Left: test NDCG@20 mean ± std over seeds; right: paired gain (%) with its 95% CI."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    students = list(dict.fromkeys(table["student"]))
-    variants = list(dict.fromkeys(table["variant"]))
-    compared = [v for v in variants if v != BASELINE]
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
-    for j, variant in enumerate(variants):
-        part = table[table["variant"] == variant].set_index("student").reindex(students)
-        xs = _offsets(len(students), j, len(variants))
-        axes[0].bar(
-            xs,
-            part["test ndcg@20 mean"].fillna(0).to_numpy(),
-            0.8 / max(len(variants), 1),
-            yerr=part["test ndcg@20 std"].fillna(0).to_numpy(),
-            capsize=2,
-            label=variant,
-        )
-        if variant in compared and "gain test NDCG@20 (%)" in part:
-            gain = part["gain test NDCG@20 (%)"].to_numpy(dtype=float)
-            low = gain - part["gain test NDCG@20 CI low (%)"].to_numpy(dtype=float)
-            high = part["gain test NDCG@20 CI high (%)"].to_numpy(dtype=float) - gain
-            axes[1].errorbar(
-                _offsets(len(students), compared.index(variant), len(compared)),
-                gain,
-                yerr=np.nan_to_num(np.vstack([low, high])),
-                fmt="o",
-                capsize=3,
-                label=variant,
-            )
-    for ax in axes:
-        ax.set_xticks(range(len(students)), students)
-    axes[0].set_title("test NDCG@20 (mean ± std over seeds)")
-    axes[1].axhline(0.0, color="grey", linewidth=1)
-    axes[1].set_title("gain vs paired baseline, test NDCG@20 (%), 95% CI")
-    axes[0].legend(fontsize=7)
-    if compared:
-        axes[1].legend(fontsize=7)
-    fig.suptitle(title)
-    fig.tight_layout()
-    with atomic_file(path, "wb") as handle:
-        fig.savefig(handle, format="png", dpi=120)
-    plt.close(fig)
-
-
 def write_study_report(
     uri: str,
     parent_run_id: str,
     dataset: str,
     out_dir: Path,
     *,
-    cfg: Any = None,
     teacher: str | None = None,
 ) -> dict[str, Path]:
     """Write ``report.{csv,md,png}`` and ``teacher.json`` for one dataset; log them to the
-    parent run under ``report/<dataset>``."""
+    parent run under ``report/<dataset>``.
+
+    The statistics settings come from the parent run's params (what the study logged when it
+    started), so the study's own report and a later ``distillrec report`` agree."""
 
     mlf = tracking.client(uri)
     parent = mlf.get_run(parent_run_id)
@@ -266,31 +230,21 @@ def write_study_report(
     runs = study_runs(uri, parent_run_id, dataset)
     if not runs:
         raise UserError(f"dataset {dataset}: the study has no finished runs to report")
-    stats_cfg = cfg.statistics if cfg is not None else None
+    recorded = StatisticsConfig.from_params(params)
+    statistics = recorded or StatisticsConfig()
+    seeds = _listed(params, "seeds")
     table = study_table(
         uri,
         runs,
-        confidence=stats_cfg.confidence if stats_cfg else CONFIDENCE,
-        n_resamples=stats_cfg.n_resamples if stats_cfg else N_RESAMPLES,
-        seed=stats_cfg.seed if stats_cfg else 0,
+        statistics=statistics,
         students=_listed(params, "students"),
         variants=_listed(params, "variants"),
+        seeds=[int(s) for s in seeds] if seeds else None,
     )
     teacher = teacher if teacher is not None else params.get(f"{dataset}.teacher_artifact") or None
     dataset_path = _dataset_path(runs)
     summary = teacher_summary(dataset_path, teacher) if teacher else {}
-    violations = pairing_violations(runs)
-    notes = [
-        "Pairing: within a student and seed every variant shares data, seed, epoch budget, "
-        "student preset and every non-distillation setting; only distill.* and teacher differ."
-        + (f" VIOLATED: {violations}" if violations else " Checked on the runs' parameters: OK."),
-        "Gains are relative to the same student's baseline (no teacher); 95% CI: paired "
-        "bootstrap over test examples pooled over seeds (SciPy, percentile); p: paired t-test "
-        "over per-seed means. A CI that covers 0 is stated as 'not significant'. The bootstrap "
-        "resamples test examples (the seeds' runs held fixed); the t-test sees the spread "
-        "between seeds: read both.",
-        "Students: gru4rec/caser/sasrec run without the DROS term; dros = SASRec with it.",
-    ]
+    notes = report_notes(table, pairing_violations(runs), statistics, recorded is not None)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     title = f"Study report: {params.get('study_dir', '').rsplit('/', 1)[-1] or 'study'} / {dataset}"
@@ -299,10 +253,10 @@ def write_study_report(
     with atomic_file(files["csv"]) as handle:
         table.to_csv(handle, index=False)
     with atomic_file(files["md"]) as handle:
-        handle.write(to_markdown(table, title, summary, notes))
+        handle.write(to_markdown(table, title, summary, notes, statistics.confidence))
     with atomic_file(files["teacher"]) as handle:
         handle.write(json.dumps(summary, indent=2, default=str) + "\n")
-    plot(table, files["png"], title)
+    plot(table, files["png"], title, statistics.confidence)
     for path in files.values():
         mlf.log_artifact(parent_run_id, str(path), artifact_path=f"report/{dataset}")
     return files
@@ -340,12 +294,6 @@ def report_for_study(
     return write_study_report(uri, parent.info.run_id, dataset, out_dir)
 
 
-def _offsets(groups: int, index: int, count: int) -> np.ndarray:
-    """x positions of series ``index`` of ``count`` side by side within each of ``groups``."""
-    width = 0.8 / max(count, 1)
-    return np.arange(groups) + (index - (count - 1) / 2) * width
-
-
 def _dataset_path(runs: list[Any]) -> str:
     return runs[0].data.params["dataset"]
 
@@ -354,27 +302,5 @@ def _listed(params: dict[str, str], key: str) -> list[str] | None:
     return json.loads(params[key]) if key in params else None
 
 
-def _mean_std(row: Any, prefix: str) -> str:
-    mean, std = row.get(f"{prefix} mean", math.nan), row.get(f"{prefix} std", math.nan)
-    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
-        return "-"
-    return f"{mean:.4f} ± {std:.4f}" if not math.isnan(std) else f"{mean:.4f}"
-
-
-def _gain(row: Any, label: str) -> str:
-    if row["variant"] == BASELINE:
-        return "-"
-    gain = row.get(f"gain {label} (%)", math.nan)
-    low, high = (
-        row.get(f"gain {label} CI low (%)", math.nan),
-        row.get(f"gain {label} CI high (%)", math.nan),
-    )
-    if gain is None or math.isnan(gain):
-        return "-"
-    return f"{gain:+.1f}% [{low:+.1f}, {high:+.1f}]"
-
-
-def _num(value: Any, fmt: str) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    return fmt.format(value)
+def _seed_list(seeds: Any) -> str:
+    return ", ".join(str(s) for s in seeds)

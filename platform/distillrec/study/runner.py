@@ -6,7 +6,8 @@ under the parent, named by :func:`distillrec.training.naming.run_name` (dataset,
 the study's variant, settings, seed, trial). The grid is exhaustive and
 there is no early-stopping scheduler, so every run gets the same epoch budget (early stopping
 on validation inside a run is part of the training recipe, identical for all). ``resume=True``
-restores the latest study folder: finished runs are kept, never rerun.
+restores the latest study folder: finished runs are kept, never rerun. Failed runs fail the
+study (``StudyResult.error``, exit 1) unless ``allow_failed_trials`` (sweep/failures.py).
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from distillrec.config import apply_overrides, validate
+from distillrec.errors import UserError
 from distillrec.runtime import check_tracking_store, ensure_ray, tracking_uri
-from distillrec.study.config import StudyConfig
+from distillrec.study.config import StatisticsConfig, StudyConfig
 from distillrec.sweep import tracking
+from distillrec.sweep.failures import judge_study_failures
 from distillrec.sweep.trial import SweepTrial
 from distillrec.sweep.tuner import (
     TunePlan,
@@ -43,6 +46,8 @@ class StudyResult:
     num_errors: int
     interrupted: bool
     report_files: dict[str, dict[str, Path]] = field(default_factory=dict)
+    error: str | None = None  # runs failed and the config does not allow it (exit 1)
+    warning: str | None = None  # runs failed, allowed (allow_failed_trials), said out loud
 
 
 @dataclass
@@ -66,8 +71,10 @@ def run_study(
     parent_run_id = open_study_parent(cfg, uri, study_dir, datasets, resume)
     num_runs = num_errors = 0
     interrupted = False
+    results: dict[str, list[Any]] = {}  # per dataset: every run's Tune Result
     for data in datasets:
         grid, stopped = run_dataset(cfg, data, uri, parent_run_id, study_dir, resume, callbacks)
+        results[data.name] = list(grid)
         num_runs += len(grid)
         num_errors += grid.num_errors
         interrupted = interrupted or stopped or grid.num_terminated + grid.num_errors < len(grid)
@@ -78,14 +85,24 @@ def run_study(
     if interrupted:
         tracking.client(uri).set_terminated(parent_run_id, status="KILLED")
         return result
+    verdict = judge_study_failures(
+        results,
+        study=cfg.name,
+        where=f"Tune folder {study_dir}, parent run {parent_run_id}",
+        allow_failed=cfg.allow_failed_trials,
+    )
+    result.error, result.warning = verdict.error, verdict.warning
     from distillrec.study.report import write_study_report
 
     for data in datasets:
+        if all(r.error is not None for r in results[data.name]):
+            continue  # nothing finished to report; the error names the failed runs
         out_dir = Path(cfg.report_dir) / cfg.name / data.name
         result.report_files[data.name] = write_study_report(
-            uri, parent_run_id, data.name, out_dir, cfg=cfg, teacher=data.teacher
+            uri, parent_run_id, data.name, out_dir, teacher=data.teacher
         )
-    tracking.finish_parent(uri, parent_run_id, failed=num_errors == num_runs)
+    failed = verdict.error is not None or num_errors == num_runs
+    tracking.finish_parent(uri, parent_run_id, failed=failed)
     return result
 
 
@@ -156,9 +173,16 @@ def pick_study_dir(cfg: StudyConfig, resume: bool) -> Path:
 def open_study_parent(
     cfg: StudyConfig, uri: str, study_dir: Path, datasets: list[_Dataset], resume: bool
 ) -> str:
-    """The study's parent run: reopened when resuming, else created (its id kept on disk)."""
+    """The study's parent run: reopened when resuming, else created (its id kept on disk).
+
+    Its params hold the statistics settings, which every report of the study reads back."""
+    if resume:
+        check_resumed_statistics(uri, study_dir, cfg.statistics)  # before the parent reopens
     resumed = tracking.resumed_parent(uri, study_dir, resume)
     if resumed:
+        if StatisticsConfig.from_params(tracking.client(uri).get_run(resumed).data.params) is None:
+            for key, value in cfg.statistics.as_params().items():  # a study from before they
+                tracking.client(uri).log_param(resumed, key, value)  # were logged
         return resumed
     tags = {
         tracking.KIND_TAG: "study",
@@ -175,6 +199,7 @@ def open_study_parent(
         "variant_overrides": cfg.variant_overrides(),
         "cpus_per_trial": cfg.resources.cpus_per_trial,
         "study_dir": str(study_dir),
+        **cfg.statistics.as_params(),
     }
     for data in datasets:
         params[f"{data.name}.fingerprint"] = data.fingerprint
@@ -191,3 +216,22 @@ def open_study_parent(
         params=params,
         state={"study": cfg.name},
     )
+
+
+def check_resumed_statistics(uri: str, study_dir: Path, statistics: StatisticsConfig) -> None:
+    """A resumed study keeps the statistics it was started with: MLflow params cannot change,
+    and its report must say what ``distillrec report`` will rebuild later."""
+    run_id = tracking.read_state(study_dir).get("parent_run_id")
+    if not run_id:
+        return
+    logged = StatisticsConfig.from_params(tracking.client(uri).get_run(run_id).data.params)
+    if logged is not None and logged != statistics:
+        changed = [
+            f"{key} {getattr(logged, key)} -> {getattr(statistics, key)}"
+            for key in type(statistics).model_fields
+            if getattr(logged, key) != getattr(statistics, key)
+        ]
+        raise UserError(
+            f"--resume: statistics differ from the study's parent run {run_id} "
+            f"({'; '.join(changed)}); a study keeps its settings: resume without changing them"
+        )

@@ -4,16 +4,23 @@ A study's runs are paired: within a (dataset, student, seed) cell the baseline a
 the same data, seed, budget and non-distillation settings, and are scored on the same test
 examples. So the comparison uses per-example differences:
 
-- **Paired bootstrap CI** (:func:`paired_bootstrap_ci`): examples are resampled with replacement,
-  the same indices for baseline and variant, pooled over seeds (an example of seed 0 and the same
-  example of seed 1 are two resampling units). ``scipy.stats.bootstrap(..., paired=True)``,
-  percentile method, a fixed RNG seed: the interval is reproducible.
+- **Cluster bootstrap CI** (:func:`compare`): the resampling unit is a test **example** with all
+  its seeds. An example that is hard (or that the teacher knows) under seed 0 is hard under
+  seed 1 too, so its per-seed differences are correlated; resampling (example, seed) pairs as
+  independent units would count one example ``n_seeds`` times as separate evidence and give an
+  interval up to ``sqrt(n_seeds)`` too narrow. Each example is reduced to its mean over seeds on
+  each side (rows aligned by example), and those per-example means are resampled in pairs with
+  ``scipy.stats.bootstrap(paired=True)`` (:func:`paired_bootstrap_ci`), percentile method, a
+  fixed RNG seed: the interval is reproducible. Every example has every paired seed (equal
+  cluster sizes), so the mean of the resampled clusters' means *is* the pooled mean over their
+  (example, seed) values: this is the cluster bootstrap of the pooled difference and of the
+  relative gain, which SciPy can then express directly.
 - **Paired tests over seeds** (:func:`seed_tests`): one mean per seed and side,
   ``scipy.stats.ttest_rel`` and ``scipy.stats.wilcoxon`` (exact; with 3 seeds its smallest
   two-sided p-value is 0.25, so it can never be significant there: it is shown, not used).
 
-A gain is called significant only when its 95% CI excludes 0; otherwise the report says
-"not significant" in words.
+A gain is called significant only when its CI (95% unless the study's ``statistics.confidence``
+says otherwise) excludes 0; otherwise the report says "not significant" in words.
 """
 
 from __future__ import annotations
@@ -27,7 +34,12 @@ from scipy import stats
 
 CONFIDENCE = 0.95
 N_RESAMPLES = 2000
-BOOTSTRAP_BATCH = 100  # resamples per vectorised step: 3 seeds x 10k test rows stays < 50 MB
+BOOTSTRAP_BATCH = 100  # resamples per vectorised step: 10k test examples stays < 50 MB
+
+
+def ci_label(confidence: float) -> str:
+    """``"95% CI"`` (``"97.5% CI"``): the level as the report prints it, never rounded away."""
+    return f"{100 * confidence:.10g}% CI"
 
 
 @dataclass(frozen=True)
@@ -35,8 +47,8 @@ class PairedComparison:
     """A variant against its paired baseline on one metric (test examples pooled over seeds)."""
 
     metric: str
-    n_seeds: int
-    n_examples: int  # resampling units: examples x seeds
+    n_seeds: int  # paired seeds: both sides finished on each
+    n_examples: int  # resampling units (clusters): test examples, each with its n_seeds values
     baseline_mean: float
     variant_mean: float
     difference: float  # variant - baseline (absolute)
@@ -56,7 +68,7 @@ class PairedComparison:
     @property
     def verdict(self) -> str:
         """Plain words: what the interval says."""
-        level = f"{round(100 * self.confidence)}% CI"
+        level = ci_label(self.confidence)
         if self.ci_low > 0:
             return f"better ({level} above 0)"
         if self.ci_high < 0:
@@ -78,7 +90,11 @@ def paired_bootstrap_ci(
 ) -> tuple[float, float]:
     """Percentile CI of ``mean(variant) - mean(baseline)`` (``statistic="difference"``) or of
     ``100 * (mean(variant) / mean(baseline) - 1)`` (``"gain_pct"``), resampling the paired
-    examples (the same indices on both sides) with ``scipy.stats.bootstrap(paired=True)``."""
+    units (the same indices on both sides) with ``scipy.stats.bootstrap(paired=True)``.
+
+    Each position is one independent unit: :func:`compare` passes one value per test example
+    (its mean over seeds), never one per (example, seed) pair, so seeds of an example are
+    resampled together."""
     base, var = _paired_arrays(baseline, variant)
     if statistic == "difference":
         fn = _mean_difference
@@ -135,26 +151,22 @@ def compare(
     n_resamples: int = N_RESAMPLES,
     seed: int = 0,
 ) -> PairedComparison:
-    """One :class:`PairedComparison` from per-seed arrays of per-example values, each pair
-    aligned on the same test examples (``baseline_by_seed[i][j]`` pairs ``variant_by_seed[i][j]``).
+    """One :class:`PairedComparison` from per-seed arrays of per-example values, aligned on the
+    same test examples within and across seeds: ``baseline_by_seed[i][j]`` pairs
+    ``variant_by_seed[i][j]``, and column ``j`` is the same example on every seed ``i`` (the
+    report sorts each seed's rows by ``example_id``). The CIs resample examples as clusters
+    (see the module docstring); the tests compare the per-seed means.
     """
-    if len(baseline_by_seed) != len(variant_by_seed) or not baseline_by_seed:
-        raise ValueError("need the same, non-zero number of seeds on both sides")
-    for b, v in zip(baseline_by_seed, variant_by_seed, strict=True):
-        _paired_arrays(b, v)
-    base = np.concatenate(baseline_by_seed).astype(np.float64)
-    var = np.concatenate(variant_by_seed).astype(np.float64)
+    base_matrix, var_matrix = _seed_matrices(baseline_by_seed, variant_by_seed)
+    base, var = base_matrix.mean(axis=0), var_matrix.mean(axis=0)  # per example, over seeds
     kwargs = {"confidence": confidence, "n_resamples": n_resamples, "seed": seed}
     low, high = paired_bootstrap_ci(base, var, "difference", **kwargs)
     g_low, g_high = paired_bootstrap_ci(base, var, "gain_pct", **kwargs)
-    t_p, w_p = seed_tests(
-        np.array([b.mean() for b in baseline_by_seed]),
-        np.array([v.mean() for v in variant_by_seed]),
-    )
+    t_p, w_p = seed_tests(base_matrix.mean(axis=1), var_matrix.mean(axis=1))
     return PairedComparison(
         metric=metric,
-        n_seeds=len(baseline_by_seed),
-        n_examples=len(base),
+        n_seeds=base_matrix.shape[0],
+        n_examples=base_matrix.shape[1],
         baseline_mean=float(base.mean()),
         variant_mean=float(var.mean()),
         difference=float(_mean_difference(base, var, axis=-1)),
@@ -167,6 +179,22 @@ def compare(
         wilcoxon_pvalue=w_p,
         confidence=confidence,
     )
+
+
+def _seed_matrices(
+    baseline_by_seed: list[np.ndarray], variant_by_seed: list[np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """``[n_seeds, n_examples]`` arrays of both sides; every seed must score the same examples."""
+    if len(baseline_by_seed) != len(variant_by_seed) or not baseline_by_seed:
+        raise ValueError("need the same, non-zero number of seeds on both sides")
+    pairs = [_paired_arrays(b, v) for b, v in zip(baseline_by_seed, variant_by_seed, strict=True)]
+    lengths = {len(b) for b, _ in pairs}
+    if len(lengths) != 1:
+        raise ValueError(
+            f"seeds scored different numbers of test examples ({sorted(lengths)}): an example "
+            "must be the same cluster on every seed"
+        )
+    return np.stack([b for b, _ in pairs]), np.stack([v for _, v in pairs])
 
 
 def _mean_difference(base: np.ndarray, var: np.ndarray, axis: int = -1) -> np.ndarray:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from distillrec.config import (
     StrictModel,
@@ -28,6 +28,30 @@ from distillrec.errors import UserError
 # Keys the sweep itself controls per trial; a search space may not override them.
 RESERVED_KEYS = {"student", "dataset", "teacher", "epochs", "num_threads", "mlflow", "output_dir"}
 DEFAULT_EXPERIMENT = "distillrec-sweeps"
+
+
+def dotted_keys(value: Any) -> Any:
+    """``{distill: {lam: 0.5}}`` (YAML nesting, or the override ``base.distill.lam=0.5``) ->
+    ``{"distill.lam": 0.5}``: overrides are merged key by key (base, then preset, then
+    variant), so a nested section would replace a whole section instead of one key."""
+    return flatten_keys(value) if isinstance(value, dict) else value
+
+
+def flatten_keys(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"distill": {"lam": 1}, "lr": 2}`` -> ``{"distill.lam": 1, "lr": 2}``."""
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten_keys(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+# A mapping of dotted TrainConfig keys, nested sections flattened before validation: the one
+# validator of every config's ``base`` (and a study's variants and presets), not a copy per model.
+DottedKeys = Annotated[dict[str, Any], BeforeValidator(dotted_keys)]
 
 
 class DatasetSpec(StrictModel):
@@ -142,7 +166,7 @@ class SweepConfig(StrictModel):
     name: str
     datasets: list[DatasetSpec] = Field(min_length=1)
     students: list[str] = Field(min_length=1)
-    base: dict[str, Any] = Field(default_factory=dict)  # TrainConfig dotted keys for every trial
+    base: DottedKeys = Field(default_factory=dict)  # TrainConfig dotted keys for every trial
     search_space: dict[str, Distribution] = Field(default_factory=dict)
     search: SearchConfig = Field(default_factory=SearchConfig)
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
@@ -181,12 +205,6 @@ class SweepConfig(StrictModel):
         if len(set(names)) != len(names):
             raise ValueError(f"dataset names listed twice: {names}")
         return value
-
-    @field_validator("base", mode="before")
-    @classmethod
-    def _dotted_base_keys(cls, value: Any) -> Any:
-        """``base: {distill: {lam: 0.5}}`` (from ``base.distill.lam=0.5``) -> ``distill.lam``."""
-        return flatten_keys(value) if isinstance(value, dict) else value
 
     @field_validator("base", "search_space")
     @classmethod
@@ -254,15 +272,3 @@ def train_key_values(
         sample = apply_overrides(data, {key: dist.reference(node)})
         validate(TrainConfig, sample, source, overrides, within=("search_space",))
     return values
-
-
-def flatten_keys(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"distill": {"lam": 1}, "lr": 2}`` -> ``{"distill.lam": 1, "lr": 2}``."""
-    flat: dict[str, Any] = {}
-    for key, value in data.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(flatten_keys(value, f"{name}."))
-        else:
-            flat[name] = value
-    return flat

@@ -82,9 +82,3 @@ class TrainConfig(StrictModel):
     def dataset_path(self) -> Path:
         """``dataset`` as a folder (a bare name means ``data/<name>``)."""
         return dataset_path(self.dataset)
-
-    def uses_ranking_distillation(self, has_teacher: bool) -> bool:
-        return has_teacher and self.distill.lam > 0
-
-    def uses_embedding_distillation(self, has_teacher: bool) -> bool:
-        return has_teacher and self.distill.ed_weight > 0
