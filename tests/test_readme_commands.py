@@ -75,6 +75,7 @@ CONFIG_COMMANDS = [
     ["sweep"],
     ["teacher", "finetune"],
     ["teacher", "infer"],
+    ["teacher", "tune"],
     ["demo"],
 ]
 
