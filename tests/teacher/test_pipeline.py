@@ -113,3 +113,73 @@ def test_sft_labels_cover_only_the_response():
     assert labels[:n_prompt] == [IGNORE] * n_prompt
     assert labels[n_prompt:] == ids[n_prompt:] and ids[-1] == tokenizer.eos_token_id
     assert tokenizer.decode(ids[n_prompt:-1]) == 'Babe (1995)"'
+
+
+def _weights_sha256(folder: Path) -> str:
+    """sha256 over the folder's safetensors in name order, computed here with hashlib alone."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(Path(folder).glob("*.safetensors"), key=lambda p: p.name):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def test_manifest_records_provenance(interrupted_then_resumed, finetuned):
+    from importlib.metadata import version
+
+    from distillrec.provenance import installed
+    from distillrec.runtime import tracking_uri
+    from distillrec.teacher.base_models import ensure_smollm2
+
+    cfg = interrupted_then_resumed["config"]
+    manifest = interrupted_then_resumed["second"].manifest
+    on_disk = json.loads((interrupted_then_resumed["second"].out_dir / "manifest.json").read_text())
+    prov = on_disk["provenance"]
+    assert prov == json.loads(json.dumps(manifest["provenance"]))
+    for name in ("torch", "transformers", "peft", "ray"):
+        assert prov["libraries"][name] == version(name)
+    dist, vllm_version = installed("vllm")
+    assert prov["libraries"]["vllm"] == vllm_version == version(dist)
+    assert prov["engine"]["name"] == "vllm" and prov["engine"]["version"] == vllm_version
+    assert prov["model"]["path"] == str(Path(finetuned.model_dir).resolve())
+    assert prov["model"]["sha256"] == _weights_sha256(finetuned.model_dir)
+    assert prov["model"]["weight_files"] == ["model.safetensors"]
+    ft = prov["finetune"]
+    assert ft["base_model"] == "smollm2-135m-instruct" and ft["num_train"] == 16
+    assert ft["base_model_sha256"] == _weights_sha256(ensure_smollm2())
+    assert prov["seeds"] == {
+        "sample": cfg.sample.seed,
+        "inference": cfg.inference.seed,
+        "finetune": cfg.finetune.seed,
+    }
+    assert on_disk["mlflow_tracking_uri"] == tracking_uri(cfg.mlflow_tracking_uri)
+
+
+def test_manifest_names_the_lora_run(interrupted_then_resumed, finetuned):
+    summary = json.loads((Path(finetuned.model_dir) / "distillrec_finetune.json").read_text())
+    assert summary["mlflow_run_id"] == finetuned.mlflow_run_id
+    prov = interrupted_then_resumed["second"].manifest["provenance"]
+    assert prov["finetune"]["mlflow_run_id"] == finetuned.mlflow_run_id is not None
+
+
+def test_evaluate_logs_to_the_inference_run(interrupted_then_resumed, ml100k):
+    from mlflow import MlflowClient
+    from typer.testing import CliRunner
+
+    from distillrec.commands.teacher import app
+
+    run = interrupted_then_resumed["second"]
+    args = ["evaluate", str(run.out_dir), "--dataset", str(ml100k)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    run_id = run.manifest["mlflow_run_id"]
+    assert f"metrics logged to run {run_id}" in result.output
+    client = MlflowClient(run.manifest["mlflow_tracking_uri"])
+    logged = client.get_run(run_id)
+    assert logged.data.metrics["val_hr_20"] == pytest.approx(
+        run.manifest["metrics"]["val"]["hr@20"]
+    )
+    assert {"val_popularity_hr_20", "test_random_ndcg_20"} <= set(logged.data.metrics)
+    assert logged.data.tags["distillrec.engine"].startswith("vllm ")
+    assert logged.data.params["model_sha256"] == run.manifest["provenance"]["model"]["sha256"]

@@ -132,18 +132,67 @@ def tune_command(
 def evaluate_command(
     artifact: str = typer.Argument(..., help="Teacher artifact folder."),
     dataset: str = typer.Option("data/ml-100k", "--dataset", help="Prepared dataset folder."),
+    sample: int | None = typer.Option(
+        None, "--sample", min=1, help="Score N rows per split chosen by --seed (default: all)."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed that chooses the --sample rows."),
+    no_mlflow: bool = typer.Option(
+        False, "--no-mlflow", help="Do not log the metrics to the artifact's MLflow run."
+    ),
+    tracking_uri: str | None = typer.Option(
+        None,
+        "--tracking-uri",
+        help="MLflow store of that run (default: the one the manifest names).",
+    ),
+    json_out: str | None = typer.Option(
+        None, "--json", help="Also write the metrics and the scored example_ids here."
+    ),
 ) -> None:
-    """HR/NDCG@1/5/10/20 of an artifact's rankings on the val/test examples it covers."""
+    """HR/NDCG@1/5/10/20 of an artifact's rankings on the val/test examples it covers, with
+    popularity and random on the same rows; logged to the MLflow run that made the artifact."""
+    from distillrec.atomic import write_json_atomic
     from distillrec.data import load_prepared
     from distillrec.teacher.artifact import read_artifact
-    from distillrec.teacher.evaluation import evaluate_rankings, format_metrics
+    from distillrec.teacher.evaluation import format_metrics
+    from distillrec.teacher.manifest import log_to_artifact_run
+    from distillrec.teacher.quality import score_artifact, score_metric_keys
 
     data = load_prepared(dataset)
     art = read_artifact(artifact, expected_fingerprint=data.fingerprint)
-    for split in ("val", "test"):
-        metrics = evaluate_rankings(art.rankings, data.split(split))
-        if metrics is not None:
-            print("teacher " + format_metrics(split, metrics))
+    scores = score_artifact(art, data, sample=sample, seed=seed)
+    if not scores:
+        print("teacher: the artifact ranks none of the val/test rows scored")
+    for split, entry in scores.items():
+        n = entry["n"]
+        if sample is not None:
+            print(
+                f"teacher evaluate: {split}: {entry['sampled']} of {entry['split_rows']} rows "
+                f"chosen with seed {seed}; the artifact ranks {n} of them (rows sha256 "
+                f"{entry['rows_sha256']}); all three scored on those {n}"
+            )
+        for who in ("teacher", "popularity", "random"):
+            line = format_metrics(split, {**entry[who], "num_examples": n})
+            print(f"{who:<10s} {line}" + (" (expected)" if who == "random" else ""))
+    message = "mlflow: not logged (--no-mlflow)"
+    if not no_mlflow and scores:
+        tags = {"distillrec.evaluate.dataset": str(data.path)}
+        if sample is not None:
+            rows = {s: e["rows_sha256"] for s, e in scores.items()}
+            tags["distillrec.evaluate.sample"] = f"n={sample} seed={seed} rows_sha256={rows}"
+        metrics = score_metric_keys(scores, sampled=sample is not None)
+        message = log_to_artifact_run(art.manifest, metrics, tags, tracking_uri)
+    print(message)
+    if json_out:
+        write_json_atomic(
+            json_out,
+            {
+                "artifact": str(artifact),
+                "dataset": str(data.path),
+                "sample": {"n": sample, "seed": seed} if sample is not None else None,
+                "splits": scores,
+                "mlflow": message,
+            },
+        )
 
 
 @app.command("from-model")

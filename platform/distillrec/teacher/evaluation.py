@@ -45,6 +45,27 @@ def evaluate_rankings(
     return metrics
 
 
+def sample_rows(frame: pd.DataFrame, n: int | None, seed: int) -> pd.DataFrame:
+    """``n`` rows of ``frame`` chosen by ``seed`` (all rows when ``n`` is None or larger).
+
+    The first ``n`` of one seeded permutation, the rule ``teacher infer`` selects val/test rows
+    by (``sample.eval_limit``, ``sample.seed``): ``teacher evaluate --sample N --seed S`` scores
+    exactly the rows an inference with ``eval_limit=N`` and ``seed=S`` ranked, and a smaller
+    ``n`` is a prefix of a larger one."""
+    take = len(frame) if n is None else min(int(n), len(frame))
+    order = np.random.default_rng(seed).permutation(len(frame))[:take]
+    return frame.iloc[order]
+
+
+def rows_digest(example_ids: Sequence[int]) -> str:
+    """A short name of a set of rows: sha256 of the sorted ``example_id``s joined by commas,
+    first 12 hex digits."""
+    import hashlib
+
+    text = ",".join(str(int(i)) for i in sorted(example_ids))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
 def format_metrics(split: str, metrics: dict[str, float]) -> str:
     """One printable line, e.g. ``test (n=300): hr@1 0.0033 ... ndcg@20 0.0123``."""
     keys = [f"{m}@{k}" for m in ("hr", "ndcg") for k in CUTOFFS if f"{m}@{k}" in metrics]

@@ -125,7 +125,26 @@ def teacher_from_model(
             "history_excluded": True,
         },
         "rows": rows,
+        "provenance": student_provenance(student.student_name),
     }
     return write_artifact(
         out_dir, TeacherArtifact(rankings, np.ascontiguousarray(embeddings), manifest)
     )
+
+
+def student_provenance(student_name: str) -> dict[str, Any]:
+    """The manifest's provenance block of a student teacher: library versions and the engine (the
+    students' own torch runtime; no LLM, so no model hash, LoRA run or sampling seeds)."""
+    import distillrec
+    from distillrec.provenance import library_versions
+
+    libraries = library_versions()
+    return {
+        "libraries": libraries,
+        "engine": {
+            "name": "distillrec-student",
+            "version": distillrec.__version__,
+            "runtime": f"torch {libraries.get('torch')}",
+            "student": student_name,
+        },
+    }

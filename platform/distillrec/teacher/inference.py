@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from distillrec.atomic import check_output_dir
+from distillrec.runtime import tracking_uri
 from distillrec.teacher.artifact import (
     ARTIFACT_KIND,
     MANIFEST_FILE,
@@ -31,7 +32,7 @@ from distillrec.teacher.artifact import (
     write_artifact,
 )
 from distillrec.teacher.config import SampleConfig, TeacherConfig
-from distillrec.teacher.evaluation import format_metrics
+from distillrec.teacher.evaluation import format_metrics, sample_rows
 from distillrec.teacher.manifest import build_manifest, log_to_mlflow, teacher_metrics
 from distillrec.teacher.parts import PartStore
 
@@ -70,8 +71,7 @@ def select_examples(
         else:
             take = min(take, sample.eval_limit or take)
         take = min(take, limit or take)
-        order = np.random.default_rng(sample.seed).permutation(len(df))[:take]
-        frames.append(df.iloc[order].assign(split=split))
+        frames.append(sample_rows(df, take, sample.seed).assign(split=split))
     return pd.concat(frames).reset_index(drop=True)
 
 
@@ -314,7 +314,7 @@ def run_inference(
         ray.kill(grounder)
     if stop_after_blocks is not None and not set(unfinished["example_id"]) <= store.done_ids():
         return InferenceRun(out_dir=None, new_rows=stats["rows"])
-    return finish(cfg, data, selected, store, items, stats, out, started, log_mlflow)
+    return finish(cfg, data, selected, store, items, stats, out, started, log_mlflow, model)
 
 
 def finish(
@@ -327,18 +327,23 @@ def finish(
     out: Path,
     started: float,
     log_mlflow: bool = True,
+    model_path: str | None = None,
 ):
-    """Assemble the artifact from the parts, evaluate, log, write atomically, drop the parts."""
+    """Assemble the artifact from the parts, evaluate, log, write atomically, drop the parts.
+
+    ``model_path`` (the resolved model) is hashed into the manifest's provenance."""
     parts = store.read()
     parts = parts[parts["example_id"].isin(selected["example_id"])]
     parts = parts.drop_duplicates("example_id").sort_values("example_id").reset_index(drop=True)
     rankings = parts[["example_id", "items", "distances"]]
-    manifest = build_manifest(cfg, data, selected, parts, stats, time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    manifest = build_manifest(cfg, data, selected, parts, stats, seconds, model_path)
     manifest["metrics"] = teacher_metrics(data, selected, rankings)
     for split, values in manifest["metrics"].items():
         print("teacher " + format_metrics(split, values))
     if log_mlflow:
         manifest["mlflow_run_id"] = log_to_mlflow(cfg, manifest, out)
+        manifest["mlflow_tracking_uri"] = tracking_uri(cfg.mlflow_tracking_uri)
     write_artifact(
         out, TeacherArtifact(rankings=rankings, item_embeddings=items, manifest=manifest)
     )

@@ -1,4 +1,5 @@
-"""The teacher artifact's manifest (how it was made, throughput), its metrics and its MLflow run."""
+"""The teacher artifact's manifest (how it was made, throughput, provenance), its metrics and its
+MLflow run."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pandas as pd
 
 from distillrec.contracts import metric_key
 from distillrec.teacher.config import TeacherConfig
+from distillrec.teacher.engine import resolve_dtype
 
 
 def generating_seconds(stats: dict[str, Any]) -> float:
@@ -42,6 +44,91 @@ def throughput(stats: dict[str, Any]) -> dict[str, float]:
     }
 
 
+def finetune_summary(model_path: str | Path) -> dict[str, Any] | None:
+    """The summary ``teacher finetune`` writes into its merged model folder, or None when the
+    folder is not a ``teacher finetune`` output (or unreadable)."""
+    import json
+
+    from distillrec.teacher.finetune import SUMMARY_FILE
+
+    path = Path(model_path) / SUMMARY_FILE
+    if not path.is_file():
+        return None
+    try:
+        summary = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return summary if isinstance(summary, dict) else None
+
+
+def _hash_of(folder: Path | None) -> dict[str, Any]:
+    from distillrec.teacher.model_hash import model_sha256
+
+    if folder is None:
+        return {"sha256": None, "note": "not a local folder (a hub id): not hashed"}
+    return model_sha256(folder)
+
+
+def finetune_provenance(model_path: str) -> dict[str, Any] | None:
+    """Where a ``teacher finetune`` model came from: its LoRA MLflow run, seed, size and the
+    content hash of the model it was fine-tuned from (when that folder is here)."""
+    from distillrec.teacher.finetune import SUMMARY_FILE
+    from distillrec.teacher.model_hash import local_model_folder
+
+    summary = finetune_summary(model_path)
+    if summary is None:
+        return None
+    settings = summary.get("finetune") or {}
+    base = summary.get("base_model")
+    base_hash = _hash_of(local_model_folder(base)) if base else {"sha256": None}
+    return {
+        "summary": str(Path(model_path) / SUMMARY_FILE),
+        "mlflow_run_id": summary.get("mlflow_run_id"),
+        "mlflow_tracking_uri": summary.get("mlflow_tracking_uri"),
+        "base_model": base,
+        "base_model_sha256": base_hash.get("sha256"),
+        "seed": settings.get("seed"),
+        "num_train": summary.get("num_train"),
+        "epochs": settings.get("epochs"),
+    }
+
+
+def build_provenance(cfg: TeacherConfig, model_path: str | None) -> dict[str, Any]:
+    """Library versions, engines, the model's content hash, the LoRA run and the seeds."""
+    from distillrec.provenance import (
+        COMMIT_TAG,
+        VERSION_TAG,
+        installed,
+        library_versions,
+        source_tags,
+    )
+
+    libraries = library_versions()
+    tags = source_tags()
+    local = Path(model_path) if model_path and Path(model_path).is_dir() else None
+    model = {"path": model_path, **_hash_of(local)}
+    finetune = finetune_provenance(model_path) if local is not None else None
+    distribution, version = installed("vllm")
+    grounder = "transformers" if cfg.grounding.embedder == "sentence" else "vllm"
+    return {
+        "libraries": libraries,
+        "engine": {
+            "name": "vllm",
+            "version": version,
+            "distribution": distribution,
+            "grounding": f"{grounder} {installed(grounder)[1]}",
+        },
+        "model": model,
+        "finetune": finetune,
+        "seeds": {
+            "sample": cfg.sample.seed,
+            "inference": cfg.inference.seed,
+            "finetune": finetune.get("seed") if finetune else None,
+        },
+        "code": {"distillrec": tags.get(VERSION_TAG), "commit": tags.get(COMMIT_TAG)},
+    }
+
+
 def build_manifest(
     cfg: TeacherConfig,
     data: Any,
@@ -49,8 +136,10 @@ def build_manifest(
     parts: pd.DataFrame,
     stats: dict[str, Any],
     total_seconds: float,
+    model_path: str | None = None,
 ) -> dict[str, Any]:
-    """Everything needed to know how the artifact was made (Contract 2 keys included)."""
+    """Everything needed to know how the artifact was made (Contract 2 keys included);
+    ``model_path`` is the resolved model folder (or hub id) whose provenance is recorded."""
     driver_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     examples = parts.head(5)[["example_id", "generation", "items"]]
     return {
@@ -62,9 +151,12 @@ def build_manifest(
         "topk": cfg.grounding.topk,
         "model": {"base_model": cfg.base_model},
         "prompt": cfg.prompt.model_dump(),
-        "decoding": cfg.inference.model_dump(
-            include={"decoding", "num_beams", "max_new_tokens", "stop", "seed", "dtype"}
-        ),
+        "decoding": {
+            **cfg.inference.model_dump(
+                include={"decoding", "num_beams", "max_new_tokens", "stop", "seed", "dtype"}
+            ),
+            "resolved_dtype": resolve_dtype(cfg.inference.dtype),  # what cpu-auto became here
+        },
         "engine": cfg.inference.model_dump(
             include={
                 "batch_size",
@@ -87,6 +179,7 @@ def build_manifest(
             "generator": round(stats["worker_rss"], 1),
             "grounder": round(stats["grounder_rss"], 1),
         },
+        "provenance": build_provenance(cfg, model_path),
         "examples": [
             {
                 "example_id": int(r.example_id),
@@ -133,7 +226,9 @@ def log_to_mlflow(cfg: TeacherConfig, manifest: dict[str, Any], out: Path) -> st
         run_name=f"teacher-infer-{manifest['dataset_name']}",
         tags=source_tags(),
     )
+    provenance = manifest.get("provenance") or {}
     with mlflow.start_run(run_id=created.info.run_id) as run:
+        mlflow.set_tags(provenance_tags(provenance))
         mlflow.log_params(
             {
                 "stage": "infer",
@@ -147,6 +242,10 @@ def log_to_mlflow(cfg: TeacherConfig, manifest: dict[str, Any], out: Path) -> st
                 "popularity_gamma": cfg.grounding.popularity_gamma,
                 "artifact": str(out),
                 "dataset_fingerprint": manifest["dataset_fingerprint"],
+                "model_sha256": (provenance.get("model") or {}).get("sha256"),
+                "finetune_run_id": (provenance.get("finetune") or {}).get("mlflow_run_id"),
+                "sample_seed": cfg.sample.seed,
+                "inference_seed": cfg.inference.seed,
             }
         )
         flat = {k: v for k, v in manifest["throughput"].items() if isinstance(v, int | float)}
@@ -154,3 +253,59 @@ def log_to_mlflow(cfg: TeacherConfig, manifest: dict[str, Any], out: Path) -> st
             flat.update({metric_key(k, split): v for k, v in values.items()})
         mlflow.log_metrics(flat)
         return run.info.run_id
+
+
+def provenance_tags(provenance: dict[str, Any]) -> dict[str, str]:
+    """``distillrec.lib.<name>`` tags (library versions) and ``distillrec.engine`` of a run."""
+    tags = {
+        f"distillrec.lib.{name}": str(version)
+        for name, version in (provenance.get("libraries") or {}).items()
+        if version
+    }
+    engine = provenance.get("engine") or {}
+    if engine.get("name"):
+        tags["distillrec.engine"] = f"{engine['name']} {engine.get('version') or ''}".strip()
+    return tags
+
+
+def log_to_artifact_run(
+    manifest: dict[str, Any],
+    metrics: dict[str, float],
+    tags: dict[str, str] | None = None,
+    uri: str | None = None,
+) -> str:
+    """Log ``metrics`` (and ``tags``) to the MLflow run that made the artifact; one line saying
+    what happened, never an exception (the caller's metrics are printed either way).
+
+    The store is ``uri`` when given, else the one the manifest names (``mlflow_tracking_uri``),
+    else the default (``MLFLOW_TRACKING_URI`` or ``sqlite:///mlflow.db``)."""
+    from distillrec.errors import UserError
+    from distillrec.runtime import absolute_tracking_uri, check_tracking_store, tracking_uri
+
+    run_id = manifest.get("mlflow_run_id")
+    if not run_id:
+        return "mlflow: not logged (the artifact's manifest names no MLflow run)"
+    store = absolute_tracking_uri(uri) if uri else manifest.get("mlflow_tracking_uri")
+    store = store or tracking_uri()
+    where = f"run {run_id} in {store}"
+    if store.startswith("sqlite:///") and not Path(store.removeprefix("sqlite:///")).is_file():
+        return f"mlflow: not logged ({where}: the store does not exist; --tracking-uri names one)"
+    try:
+        from mlflow import MlflowClient
+        from mlflow.entities import Metric, RunTag
+
+        check_tracking_store(store)
+        client = MlflowClient(store)
+        client.get_run(run_id)
+        now = int(time.time() * 1000)
+        client.log_batch(
+            run_id,
+            metrics=[Metric(key, float(value), now, 0) for key, value in metrics.items()],
+            tags=[RunTag(key, str(value)) for key, value in (tags or {}).items()],
+        )
+    except UserError as err:
+        return f"mlflow: not logged ({err}; or pass --tracking-uri)"
+    except Exception as err:  # MLflow raises many types for a missing run or a broken store
+        reason = (str(err).strip().splitlines() or [""])[0][:200]
+        return f"mlflow: not logged ({where}: {type(err).__name__}: {reason})"
+    return f"mlflow: {len(metrics)} metrics logged to {where}"

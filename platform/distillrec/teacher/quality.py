@@ -6,29 +6,43 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from distillrec.contracts import split_metrics
 from distillrec.data import load_prepared
 from distillrec.teacher.artifact import manifest_sha256, read_artifact
-from distillrec.teacher.evaluation import evaluate_rankings, ranking_metrics
+from distillrec.teacher.evaluation import (
+    CUTOFFS,
+    evaluate_rankings,
+    ranking_metrics,
+    rows_digest,
+    sample_rows,
+)
 
 CUTOFF = 20
 
 
-def random_expectation(num_items: int, k: int = CUTOFF) -> dict[str, float]:
+def random_expectation(
+    num_items: int, cutoffs: int | Sequence[int] = (CUTOFF,)
+) -> dict[str, float]:
     """Expected ``hr@k``/``ndcg@k`` of a uniformly random ranking of ``num_items`` items (the
-    target is equally likely at every rank): ``k/N`` and ``(1/N) sum_{r<k} 1/log2(r+2)``."""
-    k = min(k, num_items)
-    return {
-        f"hr@{CUTOFF}": k / num_items,
-        f"ndcg@{CUTOFF}": sum(1.0 / math.log2(r + 2) for r in range(k)) / num_items,
-    }
+    target is equally likely at every rank): ``k/N`` and ``(1/N) sum_{r<k} 1/log2(r+2)``, for
+    each cutoff ``k`` (one int or several)."""
+    metrics = {}
+    for k in (cutoffs,) if isinstance(cutoffs, int) else cutoffs:
+        top = min(k, num_items)
+        metrics[f"hr@{k}"] = top / num_items
+        metrics[f"ndcg@{k}"] = sum(1.0 / math.log2(r + 2) for r in range(top)) / num_items
+    return metrics
 
 
-def popularity_metrics(train_targets: np.ndarray, rows: Any, num_items: int) -> dict[str, float]:
+def popularity_metrics(
+    train_targets: np.ndarray, rows: Any, num_items: int, cutoffs: Sequence[int] = (CUTOFF,)
+) -> dict[str, float]:
     """Most-frequent-training-target ranking on ``rows``; ties broken by item id (a lower id
     first), as the students' evaluation breaks them."""
     counts = np.bincount(np.asarray(train_targets, dtype=np.int64), minlength=num_items)[:num_items]
@@ -36,8 +50,61 @@ def popularity_metrics(train_targets: np.ndarray, rows: Any, num_items: int) -> 
     item_rank = np.empty(num_items, dtype=np.int64)
     item_rank[order] = np.arange(num_items)
     ranks = item_rank[rows["next_item"].to_numpy(dtype=np.int64)]
-    metrics = ranking_metrics(ranks, cutoffs=(CUTOFF,))
-    return {key: metrics[key] for key in (f"hr@{CUTOFF}", f"ndcg@{CUTOFF}")}
+    metrics = ranking_metrics(ranks, cutoffs=cutoffs)
+    return {f"{m}@{k}": metrics[f"{m}@{k}"] for k in cutoffs for m in ("hr", "ndcg")}
+
+
+def score_artifact(
+    art: Any,
+    data: Any,
+    *,
+    sample: int | None = None,
+    seed: int = 0,
+    splits: Sequence[str] = ("val", "test"),
+) -> dict[str, dict[str, Any]]:
+    """The teacher, popularity and random (HR/NDCG@1/5/10/20) on the same rows of each split.
+
+    The rows are the split's rows the artifact ranked; with ``sample`` only those among ``sample``
+    rows chosen by ``seed`` (:func:`~distillrec.teacher.evaluation.sample_rows`, the rule
+    ``teacher infer`` selects val/test rows by). Per split: ``sampled`` (rows chosen),
+    ``split_rows``, ``n`` (rows scored), ``rows_sha256`` and ``example_ids`` of the scored rows,
+    and the three metric dicts.
+    """
+    ranked = set(art.rankings["example_id"].tolist())
+    targets = data.train["next_item"].to_numpy()
+    num_items = data.meta.num_items
+    scores: dict[str, dict[str, Any]] = {}
+    for split in splits:
+        frame = data.split(split)
+        chosen = frame if sample is None else sample_rows(frame, sample, seed)
+        rows = chosen[chosen["example_id"].isin(ranked)]
+        if rows.empty:
+            continue
+        ids = sorted(int(i) for i in rows["example_id"])
+        scores[split] = {
+            "split_rows": len(frame),
+            "sampled": len(chosen),
+            "n": len(rows),
+            "rows_sha256": rows_digest(ids),
+            "example_ids": ids,
+            "teacher": evaluate_rankings(art.rankings, rows),
+            "popularity": popularity_metrics(targets, rows, num_items, CUTOFFS),
+            "random": random_expectation(num_items, CUTOFFS),
+        }
+    return scores
+
+
+def score_metric_keys(scores: dict[str, dict[str, Any]], sampled: bool) -> dict[str, float]:
+    """MLflow names of :func:`score_artifact`'s metrics: ``val_hr_20``, ``val_popularity_hr_20``,
+    ``val_random_hr_20``; on a seeded sample the prefix is ``val_sample`` (``val_sample_hr_20``),
+    so a sample never overwrites the all-rows values inference logged."""
+    flat: dict[str, float] = {}
+    for split, entry in scores.items():
+        prefix = f"{split}_sample" if sampled else split
+        flat.update(split_metrics(prefix, entry["teacher"]))
+        flat.update(split_metrics(f"{prefix}_popularity", entry["popularity"]))
+        flat.update(split_metrics(f"{prefix}_random", entry["random"]))
+    return flat
 
 
 def teacher_summary(dataset_path: str | Path, teacher_path: str | Path | None) -> dict[str, Any]:
@@ -79,11 +146,36 @@ def teacher_summary(dataset_path: str | Path, teacher_path: str | Path | None) -
         "prompt": _prompt_text(manifest.get("prompt", "")),
         "grounding": manifest.get("grounding", ""),
         "topk": manifest.get("topk"),
+        "provenance": provenance_text(manifest),
         "train_coverage_pct": 100.0 * float(train_ids.isin(ranked).mean())
         if len(train_ids)
         else 0.0,
         "quality": quality,
     }
+
+
+def provenance_text(manifest: dict[str, Any]) -> str:
+    """One line: engine, model hash, LoRA run, seeds and libraries of a manifest's
+    ``provenance`` block (``-`` for a manifest written before it existed)."""
+    prov = manifest.get("provenance")
+    if not isinstance(prov, dict):
+        return "-"
+    engine = prov.get("engine") or {}
+    parts = [f"{engine.get('name', '?')} {engine.get('version') or ''}".strip()]
+    if engine.get("runtime"):
+        parts[0] += f" ({engine['runtime']})"
+    sha = (prov.get("model") or {}).get("sha256")
+    if sha:
+        parts.append(f"model sha256 {sha[:12]}")
+    finetune = prov.get("finetune") or {}
+    if finetune:
+        parts.append(f"LoRA run {finetune.get('mlflow_run_id') or 'unknown'}")
+    seeds = prov.get("seeds") or {}
+    if seeds:
+        parts.append("seeds " + ", ".join(f"{k} {v}" for k, v in seeds.items() if v is not None))
+    libraries = prov.get("libraries") or {}
+    parts.append(", ".join(f"{k} {v}" for k, v in libraries.items() if v))
+    return "; ".join(p for p in parts if p)
 
 
 def _prompt_text(prompt: Any) -> str:
@@ -117,6 +209,7 @@ def quality_markdown(teacher: dict[str, Any]) -> list[str]:
         f"- model: `{_short(teacher.get('model'))}`; kind: `{_short(teacher.get('kind'))}`",
         f"- prompt: {_short(teacher.get('prompt')) or '-'}",
         f"- grounding: `{_short(teacher.get('grounding')) or '-'}`; top-K {teacher.get('topk')}",
+        f"- provenance: {_short(teacher.get('provenance') or '-', 240)}",
         f"- training coverage: **{teacher['train_coverage_pct']:.1f}%** of training rows ranked",
         "",
     ]
