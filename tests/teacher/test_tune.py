@@ -81,7 +81,7 @@ def test_choice_is_best_on_val_then_cheaper_then_smaller_gamma():
 
 
 def grid_yaml(tmp_path: Path, **changes) -> Path:
-    data = yaml.safe_load((ROOT / "configs/teacher/tune-ml-100k.yaml").read_text())
+    data = yaml.safe_load((ROOT / "configs/teacher-tune/ml-100k.yaml").read_text())
     data["teacher"] = str(ROOT / "configs/teacher/smollm2-135m.yaml")
     data.update(changes)
     path = tmp_path / "grid.yaml"
@@ -89,10 +89,16 @@ def grid_yaml(tmp_path: Path, **changes) -> Path:
     return path
 
 
-def test_shipped_grid_config_is_valid():
+def test_shipped_grid_config_is_valid_and_every_key_is_commented():
+    import re
+
     from distillrec.teacher.tune_config import load_tune_config
 
-    tune = load_tune_config(ROOT / "configs/teacher/tune-ml-100k.yaml")
+    path = ROOT / "configs/teacher-tune/ml-100k.yaml"
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if re.match(r"^\s*[A-Za-z_][\w.-]*:", line):
+            assert "  # " in line, f"{path.name}:{number}: key without a comment"
+    tune = load_tune_config(path)
     assert tune.val_sample.size == 1000 and tune.test_sample.size == 2000
     assert set(tune.embedders) == {"self", "base", "sentence"}
     h5 = tune.teacher_config("lora-n1024-e1-h5", "greedy")

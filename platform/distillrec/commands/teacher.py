@@ -86,7 +86,7 @@ def quiet_ray_data() -> None:
 @exit_on_user_error
 def tune_command(
     config: str = typer.Option(
-        "configs/teacher/tune-ml-100k.yaml", "--config", "-c", help="Teacher grid YAML."
+        "configs/teacher-tune/ml-100k.yaml", "--config", "-c", help="Teacher grid YAML."
     ),
     verbose: bool = typer.Option(
         False, "--verbose", "-v", help="Show vLLM's engine and Ray Data logs here (else: a file)."
