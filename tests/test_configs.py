@@ -18,6 +18,7 @@ def schema_for(folder: str):
     from distillrec.study.config import StudyConfig
     from distillrec.sweep.config import SweepConfig
     from distillrec.teacher.config import TeacherConfig
+    from distillrec.teacher.tune_config import TeacherTuneConfig
     from distillrec.training.config import TrainConfig
 
     return {
@@ -27,6 +28,7 @@ def schema_for(folder: str):
         "sweeps": SweepConfig,
         "demo": DemoConfig,
         "studies": StudyConfig,
+        "teacher-tune": TeacherTuneConfig,
     }.get(folder)
 
 
