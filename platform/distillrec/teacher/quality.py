@@ -12,20 +12,23 @@ from typing import Any
 import numpy as np
 
 from distillrec.data import load_prepared
-from distillrec.teacher.artifact import manifest_sha256, read_artifact
-from distillrec.teacher.evaluation import evaluate_rankings, ranking_metrics
+from distillrec.ranking_metrics import metrics_from_ranks
+from distillrec.teacher.artifact import (
+    manifest_sha256,
+    ranked_mask,
+    read_artifact,
+    train_coverage,
+)
+from distillrec.teacher.evaluation import evaluate_rankings
 
 CUTOFF = 20
 
 
 def random_expectation(num_items: int, k: int = CUTOFF) -> dict[str, float]:
-    """Expected ``hr@k``/``ndcg@k`` of a uniformly random ranking of ``num_items`` items (the
-    target is equally likely at every rank): ``k/N`` and ``(1/N) sum_{r<k} 1/log2(r+2)``."""
-    k = min(k, num_items)
-    return {
-        f"hr@{CUTOFF}": k / num_items,
-        f"ndcg@{CUTOFF}": sum(1.0 / math.log2(r + 2) for r in range(k)) / num_items,
-    }
+    """Expected ``hr@k``/``ndcg@k`` of a uniformly random ranking of ``num_items`` items: the
+    target is equally likely at every rank ``0..N-1``, so the expectation is the metrics' mean
+    over those ranks (``min(k, N)/N`` and ``(1/N) sum_{r<k} 1/log2(r+2)``)."""
+    return metrics_from_ranks(np.arange(num_items), cutoffs=(k,))
 
 
 def popularity_metrics(train_targets: np.ndarray, rows: Any, num_items: int) -> dict[str, float]:
@@ -36,8 +39,19 @@ def popularity_metrics(train_targets: np.ndarray, rows: Any, num_items: int) -> 
     item_rank = np.empty(num_items, dtype=np.int64)
     item_rank[order] = np.arange(num_items)
     ranks = item_rank[rows["next_item"].to_numpy(dtype=np.int64)]
-    metrics = ranking_metrics(ranks, cutoffs=(CUTOFF,))
-    return {key: metrics[key] for key in (f"hr@{CUTOFF}", f"ndcg@{CUTOFF}")}
+    return metrics_from_ranks(ranks, cutoffs=(CUTOFF,))
+
+
+def teacher_train_coverage(dataset_path: str | Path, teacher_path: str | Path) -> float:
+    """The teacher's training coverage on a prepared dataset
+    (:func:`~distillrec.teacher.artifact.train_coverage`), from the files."""
+    data = load_prepared(dataset_path)
+    art = read_artifact(teacher_path, expected_fingerprint=data.fingerprint)
+    return train_coverage(data.train["example_id"].to_numpy(), _ranked_ids(art))
+
+
+def _ranked_ids(art: Any) -> np.ndarray:
+    return art.rankings["example_id"].to_numpy()
 
 
 def teacher_summary(dataset_path: str | Path, teacher_path: str | Path | None) -> dict[str, Any]:
@@ -50,13 +64,12 @@ def teacher_summary(dataset_path: str | Path, teacher_path: str | Path | None) -
         return {}
     data = load_prepared(dataset_path)
     art = read_artifact(teacher_path, expected_fingerprint=data.fingerprint)
-    ranked = set(art.rankings["example_id"].tolist())
-    train_ids = data.train["example_id"]
+    ranked = _ranked_ids(art)
     quality: dict[str, dict[str, float]] = {}
     num_items = data.meta.num_items
     for split in ("val", "test"):
         frame = data.split(split)
-        rows = frame[frame["example_id"].isin(ranked)]
+        rows = frame[ranked_mask(frame["example_id"].to_numpy(), ranked)]
         if rows.empty:
             continue
         teacher = evaluate_rankings(art.rankings, rows, cutoffs=(CUTOFF,)) or {}
@@ -79,9 +92,7 @@ def teacher_summary(dataset_path: str | Path, teacher_path: str | Path | None) -
         "prompt": _prompt_text(manifest.get("prompt", "")),
         "grounding": manifest.get("grounding", ""),
         "topk": manifest.get("topk"),
-        "train_coverage_pct": 100.0 * float(train_ids.isin(ranked).mean())
-        if len(train_ids)
-        else 0.0,
+        "train_coverage": train_coverage(data.train["example_id"].to_numpy(), ranked),
         "quality": quality,
     }
 
@@ -117,7 +128,7 @@ def quality_markdown(teacher: dict[str, Any]) -> list[str]:
         f"- model: `{_short(teacher.get('model'))}`; kind: `{_short(teacher.get('kind'))}`",
         f"- prompt: {_short(teacher.get('prompt')) or '-'}",
         f"- grounding: `{_short(teacher.get('grounding')) or '-'}`; top-K {teacher.get('topk')}",
-        f"- training coverage: **{teacher['train_coverage_pct']:.1f}%** of training rows ranked",
+        f"- training coverage: **{100 * teacher['train_coverage']:.1f}%** of training rows ranked",
         "",
     ]
     quality = teacher.get("quality") or {}
