@@ -7,8 +7,9 @@ import pytest
 import torch
 from reliability_helpers import run_cli, train_args, user_error_line
 
+from distillrec.ranking_metrics import metrics_from_ranks
 from distillrec.training.finite import NonFiniteError, check_scores
-from distillrec.training.metrics import metrics_from_ranks, target_ranks
+from distillrec.training.metrics import target_ranks
 
 
 def test_nan_scores_rank_last_not_first():

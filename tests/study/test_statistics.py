@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from distillrec.ranking_metrics import metrics_from_ranks, per_example_metric
 from distillrec.study.statistics import ci_label, compare, paired_bootstrap_ci, seed_tests
-from distillrec.training.metrics import metrics_from_ranks, per_example_metric
 
 
 def test_per_example_metrics_average_to_the_split_metrics():

@@ -60,7 +60,9 @@ def test_quick_study_is_paired_tracked_reported_and_resumable(
         assert tags[tracking.STUDENT_TAG] == "gru4rec" and tags[tracking.STUDY_TAG] == cfg.name
         distilled = tags[tracking.VARIANT_TAG] == "dllm2rec"
         assert bool(tags["teacher_manifest_sha256"]) == distilled
-        assert float(tags["teacher_coverage"]) == pytest.approx(0.5 if distilled else 0.0, abs=0.01)
+        assert float(tags["rd_coverage"]) == pytest.approx(0.5 if distilled else 0.0, abs=0.01)
+        if distilled:  # the teacher's own training coverage: the same share here
+            assert tags["teacher_train_coverage"] == tags["rd_coverage"]
         assert run.data.params["dros.alpha"] == "0.0"  # the gru4rec preset: no DROS term
     # pairing: within a seed, every non-distillation parameter is identical
     for seed in ("0", "1"):
@@ -87,7 +89,7 @@ def test_quick_study_is_paired_tracked_reported_and_resumable(
         "gain test NDCG@20 CI high (%)",
         "p test NDCG@20 (t-test over seeds)",
         "verdict test HR@20",
-        "teacher coverage (%)",
+        "RD coverage (%)",
     ):
         assert column in table.columns, column
     row = table.iloc[1]

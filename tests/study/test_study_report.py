@@ -10,12 +10,12 @@ import pandas as pd
 import pytest
 
 from distillrec.errors import UserError
+from distillrec.ranking_metrics import per_example_metric
 from distillrec.study import report
 from distillrec.study.config import StatisticsConfig
 from distillrec.study.page import report_notes, to_markdown
 from distillrec.study.statistics import compare
 from distillrec.sweep import tracking
-from distillrec.training.metrics import per_example_metric
 
 N_EXAMPLES = 150
 
@@ -25,8 +25,10 @@ def _run(student: str, variant: str, seed: int) -> SimpleNamespace:
         tracking.STUDENT_TAG: student,
         tracking.VARIANT_TAG: variant,
         tracking.SEED_TAG: str(seed),
-        "teacher_coverage": "0.5",
+        "rd_coverage": "0.0" if variant == "baseline" else "0.5",
     }
+    if variant != "baseline":
+        tags["teacher_train_coverage"] = "0.5"
     metrics = {"test_ndcg_20": 0.1 + seed / 100, "best_val_ndcg_20": 0.1}
     return SimpleNamespace(
         info=SimpleNamespace(run_id=f"{student}-{variant}-{seed}"),
@@ -79,6 +81,9 @@ def test_gains_resample_examples_with_all_their_seeds_whatever_the_row_order(ran
     assert row["diff test NDCG@20 CI high"] == pytest.approx(expected.ci_high)
     assert row["gain test NDCG@20 CI low (%)"] == pytest.approx(expected.gain_ci_low_pct)
     assert row["paired seeds"] == 3 and row["missing seeds"] == ""
+    # each row's share of training rows with a ranking-distillation term (the runs' rd_coverage)
+    coverage = table.set_index("variant")["RD coverage (%)"]
+    assert coverage.to_dict() == {"baseline": 0.0, "dllm2rec": 50.0}
 
 
 def test_a_missing_seed_is_shown_not_silently_averaged(ranks):

@@ -261,3 +261,50 @@ def test_resume_without_an_earlier_sweep_fails(tmp_path: Path) -> None:
     fresh.mkdir(parents=True)
     (tmp_path / "unit-ml-100k-small-20260101-000000").mkdir()  # another dataset
     assert pick_experiment_path(cfg, "ml-100k", resume=True) == fresh
+
+
+def test_any_sweep_checks_its_inputs_in_one_line_before_ray_starts(monkeypatch, tmp_path) -> None:
+    """``run_sweep`` itself checks the data and teacher before Ray starts, whoever calls it (the
+    command, the demo, the benchmark); before, only the command did, and the demo started Ray."""
+    from distillrec import runtime
+    from distillrec.sweep.tuner import run_sweep
+
+    def no_ray(*args, **kwargs):
+        raise AssertionError("Ray was started before the sweep's inputs were checked")
+
+    monkeypatch.setattr(runtime, "ensure_ray", no_ray)
+    missing = tmp_path / "not-prepared"
+    cfg = make_config(
+        datasets=[{"name": "ml-100k", "path": str(missing)}],
+        mlflow={"tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}"},
+    )
+    with pytest.raises(UserError) as err:
+        run_sweep(cfg)
+    assert str(missing) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_dataset_sweep_uses_the_checked_inputs_without_checking_again(monkeypatch) -> None:
+    from distillrec.sweep import tuner
+    from distillrec.sweep.config import DatasetSpec
+
+    def checked_twice(*args, **kwargs):
+        raise AssertionError("an input was checked a second time")
+
+    class Reached(Exception):
+        pass
+
+    def stop(cfg) -> None:
+        raise Reached
+
+    for name in ("dataset_fingerprint", "check_teacher", "check_train_keys", "check_inputs"):
+        monkeypatch.setattr(tuner, name, checked_twice)
+    monkeypatch.setattr(tuner, "check_resources", stop)  # the first step after the inputs
+    inputs = tuner.DatasetInputs(
+        spec=DatasetSpec(name="ml-100k"),
+        dataset_path=Path("/data/ml-100k"),
+        fingerprint="abc",
+        teacher=None,
+        base_values={},
+    )
+    with pytest.raises(Reached):
+        tuner.run_dataset_sweep(make_config(), inputs)

@@ -39,3 +39,32 @@ def test_vectorised_loss_matches_reference_loop(form: str):
         reference_ranking_loss(scores, candidates, ref_w, negative, ps, 1.0, 1.0, form)
     )
     assert abs(ours.item() - ref.item()) < 1e-6  # the goal of the benchmark is 1e-5
+
+
+@pytest.mark.parametrize("form", ["reference", "softmax"])
+@pytest.mark.parametrize("temperature", [1.0, 2.5])
+def test_reference_weights_follow_confidence_temperature_and_form(temperature: float, form: str):
+    """LLM-like grounding distances (``d / T`` from 5 to 40): the reference form's 1e-8
+    outweighs ``exp(-d / T)`` for most candidates, so the forms differ; both sides agree on
+    each. A side that ignored T would see ``d / T`` 2.5 times larger at T = 2.5."""
+    gen = torch.Generator().manual_seed(1)
+    batch, n, k = 16, 40, 10
+    scores = torch.randn(batch, n, generator=gen)
+    candidates = torch.stack([torch.randperm(n, generator=gen)[:k] for _ in range(batch)])
+    distances = temperature * (5 + 35 * torch.rand(batch, k, generator=gen)).sort(dim=1).values
+    gammas = {"gamma_position": 0.2, "gamma_confidence": 0.7, "gamma_consistency": 0.1}
+    ours = importance_weights(
+        candidates,
+        distances,
+        scores,
+        **gammas,
+        confidence_temperature=temperature,
+        confidence_form=form,
+    )
+    ref = reference_weights(candidates, distances, scores, *gammas.values(), 1.0, temperature, form)
+    assert torch.allclose(ours, ref, atol=1e-6)
+    other = "softmax" if form == "reference" else "reference"
+    apart = reference_weights(
+        candidates, distances, scores, *gammas.values(), 1.0, temperature, other
+    )
+    assert (ours - apart).abs().max() > 1e-3  # the two forms are told apart at these distances

@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import mlflow
+import pytest
 
 from distillrec.provenance import COMMIT_ENV, COMMIT_TAG, source_tags
 from distillrec.training import TrainConfig, train
@@ -89,7 +90,7 @@ def test_student_run_names_its_teacher_model_and_code(
     assert tags["teacher_model"] == "SmolLM2-135M-Instruct"
     assert tags["teacher_val_ndcg_20"] == "0.0321" and tags["teacher_test_hr_20"] == "0.0500"
     assert tags["teacher_run_id"] and tags["teacher_source"] == f"runs:/{tags['teacher_run_id']}"
-    assert float(tags["teacher_coverage"]) > 0.5
+    assert float(tags["rd_coverage"]) == float(tags["teacher_train_coverage"]) > 0.5
     note = tags["mlflow.note.content"]
     assert f"[teacher run]({link})" in note and "val NDCG@20 0.0321" in note
     assert tags["distillrec.version"] and (COMMIT_TAG in tags) == (COMMIT_TAG in source_tags())
@@ -126,8 +127,42 @@ def test_teacher_tags_name_model_quality_run_and_coverage(tmp_path):
         "rows": {"train": 250, "val": 50},
         "metrics": {"test": {"hr@20": 0.0136, "ndcg@20": 0.0061, "num_examples": 50.0}},
     }
-    tags = teacher_tags(manifest, tmp_path, num_train=1000)
+    tags = teacher_tags(manifest, tmp_path, train_coverage=0.25)
     assert tags["teacher_model"] == "smollm2-135m-instruct" and tags["teacher_run_id"] == "abc"
-    assert tags["teacher_source"] == "runs:/abc" and tags["teacher_coverage"] == "0.2500"
+    assert tags["teacher_source"] == "runs:/abc" and tags["teacher_train_coverage"] == "0.2500"
+    assert "teacher_coverage" not in tags and "rd_coverage" not in tags  # a run's, not a teacher's
     assert tags["teacher_test_hr_20"] == "0.0136" and "teacher_val_hr_20" not in tags
     assert teacher_tags(manifest, None) == {}
+
+
+def test_teacher_train_coverage_and_rd_coverage_are_two_named_facts(tiny_dataset, tiny_teacher):
+    """The teacher's training coverage is one computation, whoever shows it (report block, sweep
+    tags, run tags); ``rd_coverage`` is the run's share of rows with a ranking-distillation term.
+    Before, both were ``teacher_coverage``: from the manifest's row count on a sweep (absent for
+    this manifest) and from the run's aligned rows on a run (0 on an ``ed_only`` run)."""
+    import pyarrow.parquet as pq
+
+    from distillrec.data import load_prepared
+    from distillrec.sweep.tuner import compared_teacher_tags
+    from distillrec.teacher.quality import teacher_summary
+    from distillrec.training.setup import prepare_training
+
+    train_ids = set(load_prepared(tiny_dataset).train["example_id"].tolist())
+    ranked = set(pq.read_table(tiny_teacher / "rankings.parquet")["example_id"].to_pylist())
+    expected = len(train_ids & ranked) / len(train_ids)  # by hand
+    assert 0 < expected < 1
+    assert teacher_summary(tiny_dataset, tiny_teacher)["train_coverage"] == pytest.approx(expected)
+    compared = compared_teacher_tags(str(tiny_teacher), tiny_dataset)  # every run of a sweep
+    assert compared["teacher_train_coverage"] == f"{expected:.4f}"
+    assert "rd_coverage" not in compared and "teacher_coverage" not in compared
+    runs = {}
+    variants = {"dllm2rec": {}, "ed_only": {"lam": 0.0}, "rd_only": {"ed_weight": 0.0}}
+    for name, distill in variants.items():
+        cfg = config(dataset=str(tiny_dataset), teacher=str(tiny_teacher), distill=distill)
+        setup = prepare_training(cfg, None)
+        runs[name] = {**setup.tags(), **compared}  # a sweep trial's tags over the run's own
+        assert runs[name]["teacher_train_coverage"] == f"{expected:.4f}", name
+        assert "teacher_coverage" not in runs[name]
+    assert runs["dllm2rec"]["rd_coverage"] == runs["rd_only"]["rd_coverage"] == f"{expected:.4f}"
+    assert runs["ed_only"]["rd_coverage"] == "0.0000"  # the teacher is used, its rankings not
+    assert setup.teacher.covered.float().mean().item() == pytest.approx(expected)  # rows aligned

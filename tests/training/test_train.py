@@ -46,7 +46,7 @@ def test_train_with_a_partial_teacher_logs_everything(
     reports: list[tuple[int, dict]] = []
     result = train(cfg, teacher_dir=tiny_teacher, report_fn=lambda e, m: reports.append((e, m)))
     assert [e for e, _ in reports] == [1, 2] and "val_ndcg@20" in reports[0][1]
-    assert 0.5 < result.teacher_coverage < 0.9
+    assert 0.5 < result.rd_coverage < 0.9
     assert 1 <= result.best_epoch <= 2 and set(result.test) >= {"hr@20", "ndcg@20"}
     run = mlflow.get_run(result.mlflow_run_id)
     assert run.data.params["distill.lam"] == "0.8"
@@ -61,7 +61,7 @@ def test_train_with_a_partial_teacher_logs_everything(
     assert len(ranked) == 5 and not {i for i, _ in ranked} & {3, 4, 5, 6, 7}
     assert (Path(result.model_dir) / "student.safetensors").is_file()
     # per-example test ranks (what a study's paired bootstrap resamples) agree with the metrics
-    from distillrec.training.metrics import per_example_metric
+    from distillrec.ranking_metrics import per_example_metric
     from distillrec.training.tracking import load_per_example_ranks
 
     ranks = load_per_example_ranks(mlflow_store, result.mlflow_run_id, "test")

@@ -36,8 +36,7 @@ def sweep_command(
     from distillrec.sweep.config import load_sweep_config
     from distillrec.sweep.tuner import run_sweep
 
-    cfg = load_sweep_config(config, override)
-    check_inputs(cfg)
+    cfg = load_sweep_config(config, override)  # keys (naming overrides); inputs: run_sweep
     results = run_sweep(cfg, resume=resume, force_champion=force)
     for result in results:
         print(summary_line(result))
@@ -53,15 +52,6 @@ def sweep_command(
             print(f"error: {result.error}", file=sys.stderr)
     if any(r.error for r in results):
         raise typer.Exit(FAILED_TRIALS_EXIT_CODE)
-
-
-def check_inputs(cfg) -> None:  # noqa: ANN001 - a distillrec.sweep.config.SweepConfig
-    """Prepared data and teacher artifacts exist and match, checked before Ray starts."""
-    from distillrec.sweep.tuner import check_teacher, dataset_fingerprint, max_candidate_topk
-
-    for spec in cfg.datasets:
-        fingerprint = dataset_fingerprint(Path(spec.dataset_path).resolve())
-        check_teacher(spec, fingerprint, max_candidate_topk(cfg))
 
 
 @exit_on_user_error

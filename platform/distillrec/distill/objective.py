@@ -45,10 +45,6 @@ class TeacherTargets:
     distances: torch.Tensor
     covered: torch.Tensor
 
-    @property
-    def coverage(self) -> float:
-        return float(self.covered.float().mean()) if len(self.covered) else 0.0
-
     def rows(self, index: torch.Tensor) -> TeacherTargets:
         """The targets of the examples ``index`` ``[B]`` (a batch)."""
         return TeacherTargets(self.items[index], self.distances[index], self.covered[index])

@@ -50,9 +50,17 @@ def reference_weights(
     gamma_confidence: float,
     gamma_consistency: float,
     position_temperature: float = 1.0,
+    confidence_temperature: float = 1.0,
+    confidence_form: str = "reference",
 ) -> torch.Tensor:
-    """The reference's weight computation (argsort over all items, exp(-d) + 1e-8); the
-    reference's rank temperature is 1.0, ``position_temperature`` is our switch for it."""
+    """The reference's weight computation (argsort over all items, ``exp(-d) + 1e-8``).
+
+    The reference's rank and confidence temperatures are 1.0; ``position_temperature`` and
+    ``confidence_temperature`` are our switches for them (``d`` is divided by the latter, as the
+    ranks by the former). ``confidence_form="reference"`` keeps the reference's
+    ``exp(-d/T) + 1e-8``; ``"softmax"`` is our exact form, written here the textbook way (shift
+    by the row's smallest distance, then ``exp``), not by calling ours.
+    """
     batch, k = candidate.shape
     ranks = torch.arange(1, k + 1, dtype=torch.float32)
     weight_static = torch.exp(-ranks / position_temperature)
@@ -60,7 +68,14 @@ def reference_weights(
     weight_rank = weight_static / torch.sum(weight_static, dim=1).unsqueeze(1)
     cf_rank_top = (-scores).argsort(dim=1)[:, :k]
     weight_com = (candidate.unsqueeze(2) == cf_rank_top.unsqueeze(1)).any(dim=2).int() + 1e-8
-    weight_confidence = torch.exp(-confidence) + 1e-8
+    confidence = confidence / confidence_temperature
+    if confidence_form == "reference":
+        weight_confidence = torch.exp(-confidence) + 1e-8
+    elif confidence_form == "softmax":
+        nearest = torch.min(confidence, dim=1).values.unsqueeze(1)
+        weight_confidence = torch.exp(-(confidence - nearest))
+    else:
+        raise ValueError(f"unknown confidence form {confidence_form!r}")
     weight_confidence = weight_confidence / torch.sum(weight_confidence, dim=1).unsqueeze(1)
     weight_fin = (
         gamma_position * weight_rank

@@ -6,7 +6,9 @@ paired comparison with the same student's baseline on test NDCG@20 and HR@20 (pe
 of the same test rows over the seeds both ran, each example resampled with all its seeds; see
 :mod:`distillrec.study.statistics`), at the statistics settings the study logged on its parent
 run. A row missing seeds says so ("2 of 3 (missing 1)"), never averaged silently. The
-teacher's own quality, its floors and coverage sit beside the table. Written as CSV, Markdown
+teacher's own quality, its floors and its training coverage sit beside the table; each row's
+``RD coverage (%)`` is the share of its training rows that got a ranking-distillation term (the
+runs' ``rd_coverage``: 0 for the baseline and ``ed_only``). Written as CSV, Markdown
 and a PNG with CI error bars (:mod:`distillrec.study.page`), and logged to the parent run under
 ``report/<dataset>``.
 """
@@ -25,12 +27,13 @@ from distillrec.atomic import atomic_file
 from distillrec.contracts import TEST_SELECTION_KEY, metric_key
 from distillrec.distill.variants import BASELINE, is_distillation_key
 from distillrec.errors import UserError
+from distillrec.ranking_metrics import per_example_metric
 from distillrec.study.config import StatisticsConfig
 from distillrec.study.page import plot, report_notes, to_markdown
 from distillrec.study.statistics import compare
 from distillrec.sweep import tracking
 from distillrec.teacher.quality import teacher_summary
-from distillrec.training.metrics import per_example_metric
+from distillrec.training.teacher_info import RD_COVERAGE_TAG
 
 SPLIT_METRICS = ("hr@10", "hr@20", "ndcg@10", "ndcg@20")
 COMPARED = ("ndcg@20", "hr@20")  # test metrics with a paired CI
@@ -111,8 +114,8 @@ def study_table(
             if not cell:  # every run of it failed: a row that says so, not a missing row
                 rows.append(row | _no_comparison(variant, expected, "no finished runs"))
                 continue
-            row["teacher coverage (%)"] = 100.0 * float(
-                np.mean([float(r.data.tags.get("teacher_coverage", 0) or 0) for r in cell.values()])
+            row["RD coverage (%)"] = 100.0 * float(
+                np.mean([float(r.data.tags.get(RD_COVERAGE_TAG) or 0) for r in cell.values()])
             )
             for split, prefix in SPLIT_KEYS.items():
                 for metric in SPLIT_METRICS:

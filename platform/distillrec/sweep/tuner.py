@@ -1,7 +1,8 @@
 """Run a sweep: one Ray Tune ``Tuner`` per dataset (metrics of different datasets don't compare).
 
-Per dataset: check the prepared data and teacher artifact, open the MLflow parent run, run the
-trials (``distillrec.training.train`` under ASHA), then register the champion and write the report.
+Before Ray starts, every dataset's prepared data and teacher artifact are checked once
+(:func:`check_inputs`). Per dataset: open the MLflow parent run, run the trials
+(``distillrec.training.train`` under ASHA), then register the champion and write the report.
 Every sweep gets its own experiment folder under ``storage_path``; ``resume=True`` continues the
 latest one with ``Tuner.restore`` (finished trials are kept, unfinished and failed ones rerun).
 """
@@ -81,30 +82,57 @@ def run_sweep(
     from distillrec.runtime import check_tracking_store, ensure_ray
 
     check_tracking_store(tracking_uri(cfg.mlflow.tracking_uri))  # before Ray starts
+    inputs = check_inputs(cfg)  # before Ray starts: a wrong file fails in one line, in seconds
     ensure_ray()
     logging.getLogger("ray.tune.search.variant_generator").addFilter(_QuietBaselinePresets())
     return [
         run_dataset_sweep(
-            cfg, spec, resume=resume, callbacks=callbacks, force_champion=force_champion
+            cfg, checked, resume=resume, callbacks=callbacks, force_champion=force_champion
         )
-        for spec in cfg.datasets
+        for checked in inputs
     ]
+
+
+@dataclass(frozen=True)
+class DatasetInputs:
+    """One dataset's inputs to a sweep, as :func:`check_inputs` found them."""
+
+    spec: DatasetSpec
+    dataset_path: Path  # absolute: trials run elsewhere
+    fingerprint: str
+    teacher: str | None  # the artifact's absolute path; None: baselines only
+    base_values: dict[str, Any]  # each search key's value in the base config (what baselines use)
+
+
+def check_inputs(cfg: SweepConfig) -> list[DatasetInputs]:
+    """The one check of a sweep's inputs, before Ray starts (:func:`run_sweep`): every dataset's
+    prepared data against its fingerprint, its teacher artifact against that fingerprint and the
+    largest ``candidate_topk`` a trial may use, and the base and search keys against the
+    training config. Raises :class:`UserError` (one line) on the first problem."""
+    topk = max_candidate_topk(cfg)
+    inputs = []
+    for spec in cfg.datasets:
+        path = Path(spec.dataset_path).resolve()
+        fingerprint = dataset_fingerprint(path)
+        teacher = check_teacher(spec, fingerprint, topk)
+        base_values = check_train_keys(cfg, path)
+        inputs.append(DatasetInputs(spec, path, fingerprint, teacher, base_values))
+    return inputs
 
 
 def run_dataset_sweep(
     cfg: SweepConfig,
-    spec: DatasetSpec,
+    inputs: DatasetInputs,
     *,
     resume: bool = False,
     callbacks: list[Any] | None = None,
     force_champion: bool = False,
 ) -> DatasetSweep:
-    """One dataset's Tuner, from a fresh start or resumed; then champion and report."""
+    """One dataset's Tuner, from a fresh start or resumed; then champion and report.
+    ``inputs``: what :func:`check_inputs` checked (nothing is checked twice)."""
     uri = tracking_uri(cfg.mlflow.tracking_uri)  # absolute: trials run elsewhere
-    dataset_path = Path(spec.dataset_path).resolve()
-    fingerprint = dataset_fingerprint(dataset_path)
-    base_values = check_train_keys(cfg, dataset_path)
-    teacher = check_teacher(spec, fingerprint, max_candidate_topk(cfg))
+    spec, dataset_path, fingerprint = inputs.spec, inputs.dataset_path, inputs.fingerprint
+    base_values, teacher = inputs.base_values, inputs.teacher
     check_resources(cfg)
     experiment_path = pick_experiment_path(cfg, spec.name, resume)
     teacher_info = compared_teacher_tags(teacher, dataset_path)
@@ -450,15 +478,17 @@ def open_parent_run(
 
 
 def compared_teacher_tags(teacher: str | None, dataset_path: Path) -> dict[str, str]:
-    """The teacher's identity, own quality and coverage for every run of the sweep, baselines
-    included (they are compared with it); ``teacher_artifact`` stays on the runs that used it."""
+    """The teacher's identity, own quality and training coverage (``teacher_train_coverage``)
+    for every run of the sweep, baselines included (they are compared with it);
+    ``teacher_artifact`` and each run's own ``rd_coverage`` stay with the run."""
     from distillrec.teacher.artifact import read_manifest
+    from distillrec.teacher.quality import teacher_train_coverage
     from distillrec.training.teacher_info import teacher_tags
 
     if teacher is None:
         return {}
-    num_train = json.loads((dataset_path / "meta.json").read_text()).get("num_train")
-    tags = teacher_tags(read_manifest(teacher), teacher, num_train)
+    coverage = teacher_train_coverage(dataset_path, teacher)
+    tags = teacher_tags(read_manifest(teacher), teacher, coverage)
     tags.pop("teacher_artifact")
     return tags
 

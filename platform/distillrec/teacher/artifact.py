@@ -77,6 +77,20 @@ class TeacherArtifact:
         return ids, items, dists
 
 
+def ranked_mask(example_ids: np.ndarray, ranked_ids: np.ndarray) -> np.ndarray:
+    """Which of ``example_ids`` ``[n]`` the teacher ranked (``ranked_ids``: its rankings'
+    ``example_id``), matched by example id: bool ``[n]``."""
+    return np.isin(np.asarray(example_ids), np.asarray(ranked_ids))
+
+
+def train_coverage(train_ids: np.ndarray, ranked_ids: np.ndarray) -> float:
+    """The teacher's training coverage: the share of a dataset's training examples
+    (``train_ids``, its train split's ``example_id``) that the teacher ranked. A property of the
+    teacher on that dataset, the same for every run compared with it; the runs that distil rank
+    exactly these rows (``training.batches.align_teacher``). 0.0 for no training example."""
+    return float(ranked_mask(train_ids, ranked_ids).mean()) if len(train_ids) else 0.0
+
+
 def validate_rankings(df: pd.DataFrame, num_items: int, source: str) -> None:
     """Check the rankings table against the contract; raise :class:`UserError` naming the row.
 

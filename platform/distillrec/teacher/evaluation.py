@@ -1,4 +1,5 @@
-"""The teacher as a recommender in its own right: HR and NDCG of its grounded top-K (BIGRec)."""
+"""The teacher as a recommender in its own right: HR and NDCG of its grounded top-K (BIGRec),
+by the students' formula (:mod:`distillrec.ranking_metrics`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-CUTOFFS = (1, 5, 10, 20)
+from distillrec.ranking_metrics import CUTOFFS, MISS, metrics_from_ranks
 
 
 def hit_ranks(rankings: Sequence[Sequence[int]], targets: Sequence[int]) -> np.ndarray:
@@ -21,16 +22,10 @@ def hit_ranks(rankings: Sequence[Sequence[int]], targets: Sequence[int]) -> np.n
 
 
 def ranking_metrics(ranks: np.ndarray, cutoffs: Sequence[int] = CUTOFFS) -> dict[str, float]:
-    """``hr@k`` (target in top k) and ``ndcg@k`` (``1/log2(rank+2)`` when in top k), averaged."""
+    """``hr@k`` and ``ndcg@k`` of :func:`hit_ranks` ranks: a target absent from the top-K (-1)
+    is a miss at every cutoff (:data:`~distillrec.ranking_metrics.MISS`)."""
     ranks = np.asarray(ranks)
-    found = ranks >= 0
-    metrics: dict[str, float] = {}
-    for k in cutoffs:
-        hit = found & (ranks < k)
-        gain = np.where(hit, 1.0 / np.log2(np.where(hit, ranks, 0) + 2.0), 0.0)
-        metrics[f"hr@{k}"] = float(hit.mean()) if len(ranks) else 0.0
-        metrics[f"ndcg@{k}"] = float(gain.mean()) if len(ranks) else 0.0
-    return metrics
+    return metrics_from_ranks(np.where(ranks >= 0, ranks, MISS), cutoffs)
 
 
 def evaluate_rankings(

@@ -14,14 +14,14 @@ import numpy as np
 
 from distillrec.contracts import split_metrics
 from distillrec.data import load_prepared
-from distillrec.teacher.artifact import manifest_sha256, read_artifact
-from distillrec.teacher.evaluation import (
-    CUTOFFS,
-    evaluate_rankings,
-    ranking_metrics,
-    rows_digest,
-    sample_rows,
+from distillrec.ranking_metrics import metrics_from_ranks
+from distillrec.teacher.artifact import (
+    manifest_sha256,
+    ranked_mask,
+    read_artifact,
+    train_coverage,
 )
+from distillrec.teacher.evaluation import CUTOFFS, evaluate_rankings, rows_digest, sample_rows
 
 CUTOFF = 20
 
@@ -29,15 +29,12 @@ CUTOFF = 20
 def random_expectation(
     num_items: int, cutoffs: int | Sequence[int] = (CUTOFF,)
 ) -> dict[str, float]:
-    """Expected ``hr@k``/``ndcg@k`` of a uniformly random ranking of ``num_items`` items (the
-    target is equally likely at every rank): ``k/N`` and ``(1/N) sum_{r<k} 1/log2(r+2)``, for
-    each cutoff ``k`` (one int or several)."""
-    metrics = {}
-    for k in (cutoffs,) if isinstance(cutoffs, int) else cutoffs:
-        top = min(k, num_items)
-        metrics[f"hr@{k}"] = top / num_items
-        metrics[f"ndcg@{k}"] = sum(1.0 / math.log2(r + 2) for r in range(top)) / num_items
-    return metrics
+    """Expected ``hr@k``/``ndcg@k`` of a uniformly random ranking of ``num_items`` items, for each
+    cutoff ``k`` (one int or several): the target is equally likely at every rank ``0..N-1``, so
+    the expectation is the metrics' mean over those ranks (``min(k, N)/N`` and
+    ``(1/N) sum_{r<k} 1/log2(r+2)``)."""
+    ks = (cutoffs,) if isinstance(cutoffs, int) else tuple(cutoffs)
+    return metrics_from_ranks(np.arange(num_items), cutoffs=ks)
 
 
 def popularity_metrics(
@@ -50,8 +47,7 @@ def popularity_metrics(
     item_rank = np.empty(num_items, dtype=np.int64)
     item_rank[order] = np.arange(num_items)
     ranks = item_rank[rows["next_item"].to_numpy(dtype=np.int64)]
-    metrics = ranking_metrics(ranks, cutoffs=cutoffs)
-    return {f"{m}@{k}": metrics[f"{m}@{k}"] for k in cutoffs for m in ("hr", "ndcg")}
+    return metrics_from_ranks(ranks, cutoffs=tuple(cutoffs))
 
 
 def score_artifact(
@@ -107,6 +103,18 @@ def score_metric_keys(scores: dict[str, dict[str, Any]], sampled: bool) -> dict[
     return flat
 
 
+def teacher_train_coverage(dataset_path: str | Path, teacher_path: str | Path) -> float:
+    """The teacher's training coverage on a prepared dataset
+    (:func:`~distillrec.teacher.artifact.train_coverage`), from the files."""
+    data = load_prepared(dataset_path)
+    art = read_artifact(teacher_path, expected_fingerprint=data.fingerprint)
+    return train_coverage(data.train["example_id"].to_numpy(), _ranked_ids(art))
+
+
+def _ranked_ids(art: Any) -> np.ndarray:
+    return art.rankings["example_id"].to_numpy()
+
+
 def teacher_summary(dataset_path: str | Path, teacher_path: str | Path | None) -> dict[str, Any]:
     """Coverage, quality vs floors and provenance of a teacher artifact on a prepared dataset.
 
@@ -117,13 +125,12 @@ def teacher_summary(dataset_path: str | Path, teacher_path: str | Path | None) -
         return {}
     data = load_prepared(dataset_path)
     art = read_artifact(teacher_path, expected_fingerprint=data.fingerprint)
-    ranked = set(art.rankings["example_id"].tolist())
-    train_ids = data.train["example_id"]
+    ranked = _ranked_ids(art)
     quality: dict[str, dict[str, float]] = {}
     num_items = data.meta.num_items
     for split in ("val", "test"):
         frame = data.split(split)
-        rows = frame[frame["example_id"].isin(ranked)]
+        rows = frame[ranked_mask(frame["example_id"].to_numpy(), ranked)]
         if rows.empty:
             continue
         teacher = evaluate_rankings(art.rankings, rows, cutoffs=(CUTOFF,)) or {}
@@ -147,9 +154,7 @@ def teacher_summary(dataset_path: str | Path, teacher_path: str | Path | None) -
         "grounding": manifest.get("grounding", ""),
         "topk": manifest.get("topk"),
         "provenance": provenance_text(manifest),
-        "train_coverage_pct": 100.0 * float(train_ids.isin(ranked).mean())
-        if len(train_ids)
-        else 0.0,
+        "train_coverage": train_coverage(data.train["example_id"].to_numpy(), ranked),
         "quality": quality,
     }
 
@@ -210,7 +215,7 @@ def quality_markdown(teacher: dict[str, Any]) -> list[str]:
         f"- prompt: {_short(teacher.get('prompt')) or '-'}",
         f"- grounding: `{_short(teacher.get('grounding')) or '-'}`; top-K {teacher.get('topk')}",
         f"- provenance: {_short(teacher.get('provenance') or '-', 240)}",
-        f"- training coverage: **{teacher['train_coverage_pct']:.1f}%** of training rows ranked",
+        f"- training coverage: **{100 * teacher['train_coverage']:.1f}%** of training rows ranked",
         "",
     ]
     quality = teacher.get("quality") or {}

@@ -10,6 +10,7 @@ import torch
 
 from distillrec.distill.objective import TeacherTargets
 from distillrec.errors import UserError
+from distillrec.teacher.artifact import ranked_mask
 
 
 def pad_histories(histories, max_history: int, padding_id: int) -> np.ndarray:
@@ -74,18 +75,15 @@ def align_teacher(
     """Match teacher rankings to training examples by ``example_id``; ids of other splits are
     ignored, and an artifact that covers no training example is a :class:`UserError`."""
     n, k = len(train_ids), items.shape[1]
-    order = np.argsort(teacher_ids, kind="stable")
-    sorted_ids = teacher_ids[order]
-    pos = np.searchsorted(sorted_ids, train_ids)
-    pos = np.clip(pos, 0, max(len(sorted_ids) - 1, 0))
-    covered = sorted_ids[pos] == train_ids if len(sorted_ids) else np.zeros(n, dtype=bool)
+    covered = ranked_mask(train_ids, teacher_ids)
     if n and not covered.any():
         raise UserError(
             "teacher artifact: none of its example_ids is a training example of this dataset"
         )
     out_items = np.zeros((n, k), dtype=np.int64)
     out_dist = np.zeros((n, k), dtype=np.float32)
-    source = order[pos[covered]]
+    order = np.argsort(teacher_ids, kind="stable")
+    source = order[np.searchsorted(teacher_ids[order], train_ids[covered])]
     out_items[covered] = items[source]
     out_dist[covered] = distances[source]
     return TeacherTargets(

@@ -47,7 +47,8 @@ def synthetic_teacher(setup: TrainingSetup, k: int, seed: int) -> TeacherTargets
 
 def _loss(setup: TrainingSetup, index, generator, reference: bool) -> torch.Tensor:
     """Ours: exactly the loss training runs (``setup.batch_loss``). Reference: the same batch
-    through the reference's loop, with the same ``covered`` rows and position temperature."""
+    through the reference's loop, with the same ``covered`` rows, ``rd_average``, position and
+    confidence temperatures and confidence form."""
     if not reference:
         return setup.batch_loss(index, generator)
     batch = setup.batch(index, generator)
@@ -57,8 +58,9 @@ def _loss(setup: TrainingSetup, index, generator, reference: bool) -> torch.Tens
         return reference_main_loss(batch.scores, batch.target, batch.negative, ps, a, b)
     scores, items = batch.scores, batch.teacher.items[:, :k]
     gammas = (d.gamma_position, d.gamma_confidence, d.gamma_consistency)
+    temperatures = (d.position_temperature, d.confidence_temperature)
     w = reference_weights(
-        items, batch.teacher.distances[:, :k], scores, *gammas, d.position_temperature
+        items, batch.teacher.distances[:, :k], scores, *gammas, *temperatures, d.confidence_form
     )
     covered = batch.teacher.covered.to(w.dtype)
     w = w * covered.unsqueeze(1)  # uncovered rows add 0

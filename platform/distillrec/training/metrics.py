@@ -1,15 +1,15 @@
-"""HR@k and NDCG@k over the full item set, computed batch by batch (never all scores at once)."""
+"""A student's HR@k and NDCG@k over the full item set: target ranks computed batch by batch
+(never all scores at once), the metrics from them by :mod:`distillrec.ranking_metrics`."""
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
+from distillrec.ranking_metrics import metrics_from_ranks
 from distillrec.students.base import SequentialRecommender
 from distillrec.training.batches import ExampleTensors
 from distillrec.training.finite import check_scores
 
-CUTOFFS = (1, 5, 10, 20)
 EVAL_BATCH_SIZE = 1024
 
 
@@ -27,32 +27,6 @@ def target_ranks(scores: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     tied_before = ((scores == target_score) & (ids < target.view(-1, 1))).sum(dim=1)
     broken = ~torch.isfinite(scores).all(dim=1)
     return torch.where(broken, scores.shape[1], higher + tied_before)
-
-
-def metrics_from_ranks(ranks: torch.Tensor, cutoffs=CUTOFFS) -> dict[str, float]:
-    """``{"hr@k", "ndcg@k"}`` means over examples from 0-based target ranks ``[n]``."""
-    ranks = ranks.double()
-    gains = 1.0 / torch.log2(ranks + 2.0)
-    out: dict[str, float] = {}
-    for k in cutoffs:
-        hit = ranks < k
-        out[f"hr@{k}"] = float(hit.double().mean()) if len(ranks) else 0.0
-        out[f"ndcg@{k}"] = float((gains * hit).mean()) if len(ranks) else 0.0
-    return out
-
-
-def per_example_metric(ranks: np.ndarray, metric: str) -> np.ndarray:
-    """Each example's ``hr@k`` (0/1) or ``ndcg@k`` (``1/log2(rank+2)`` inside the top k) from its
-    0-based target rank ``[n]``: the values a paired bootstrap resamples (their mean is
-    :func:`metrics_from_ranks`'s)."""
-    name, _, cutoff = metric.partition("@")
-    ranks = np.asarray(ranks, dtype=np.float64)
-    hit = ranks < int(cutoff)
-    if name == "hr":
-        return hit.astype(np.float64)
-    if name == "ndcg":
-        return np.where(hit, 1.0 / np.log2(ranks + 2.0), 0.0)
-    raise ValueError(f"unknown metric {metric!r}; valid: hr@k, ndcg@k")
 
 
 @torch.no_grad()

@@ -25,7 +25,7 @@ from distillrec.training.config import TrainConfig
 from distillrec.training.finite import check_loss
 from distillrec.training.metrics import evaluate, split_ranks
 from distillrec.training.naming import model_name, run_name, variant_of
-from distillrec.training.teacher_info import teacher_tags
+from distillrec.training.teacher_info import RD_COVERAGE_TAG, teacher_tags
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,8 @@ class TrainingSetup:
     teacher: TeacherTargets | None = None
     teacher_path: str | None = None
     teacher_manifest: dict[str, Any] = field(default_factory=dict)
+    # the teacher's training coverage (teacher.artifact.train_coverage); 0.0 without a teacher
+    teacher_train_coverage: float = 0.0
     variant_name: str | None = None  # a study's named variant (``rd_only``, ...), if any
 
     @property
@@ -63,8 +65,10 @@ class TrainingSetup:
         return run_name(self.config, self.dataset.meta.name, variant=self.variant, trial=trial)
 
     @property
-    def teacher_coverage(self) -> float:
-        return self.teacher.coverage if self.teacher is not None else 0.0
+    def rd_coverage(self) -> float:
+        """The share of this run's training rows that get a ranking-distillation term: the
+        teacher's training coverage when the run distils rankings (``lam > 0``), else 0."""
+        return self.teacher_train_coverage if self.uses_rd else 0.0
 
     def tags(self) -> dict[str, str]:
         """MLflow tags: what data and which teacher produced this run."""
@@ -77,10 +81,9 @@ class TrainingSetup:
             "student": self.config.student,
             "variant": self.variant,
             "teacher_artifact": "",
-            **teacher_tags(self.teacher_manifest, self.teacher_path),
+            **teacher_tags(self.teacher_manifest, self.teacher_path, self.teacher_train_coverage),
             "teacher_manifest_sha256": self.teacher_manifest_hash,
-            # the share of this run's training rows with a teacher ranking (0 without one)
-            "teacher_coverage": f"{self.teacher_coverage:.4f}",
+            RD_COVERAGE_TAG: f"{self.rd_coverage:.4f}",
             "distillation": "+".join(parts) or "none",
             "negative_form": cfg.negative_form,
         }
@@ -187,7 +190,7 @@ class TrainingSetup:
 def prepare_training(config: TrainConfig, teacher_dir: str | Path | None) -> TrainingSetup:
     """Load the dataset and teacher, seed everything, build tensors and the student."""
     from distillrec.data import load_prepared
-    from distillrec.teacher.artifact import read_artifact
+    from distillrec.teacher.artifact import read_artifact, train_coverage
 
     dataset = load_prepared(config.dataset_path())
     meta = dataset.meta
@@ -212,10 +215,13 @@ def prepare_training(config: TrainConfig, teacher_dir: str | Path | None) -> Tra
     model, kwargs = _build_model(config, meta.num_items, meta.max_history, artifact)
     if not model.trainable:
         model.fit_counts(splits["train"].target.numpy())
-    teacher = None
-    if artifact is not None and config.distill.lam > 0:
-        ids, items, dists = artifact.topk_arrays(config.distill.candidate_topk)
-        teacher = align_teacher(splits["train"].example_id, ids, items, dists)
+    teacher, coverage = None, 0.0
+    if artifact is not None:
+        train_ids = splits["train"].example_id
+        coverage = train_coverage(train_ids, artifact.rankings["example_id"].to_numpy())
+        if config.distill.lam > 0:
+            ids, items, dists = artifact.topk_arrays(config.distill.candidate_topk)
+            teacher = align_teacher(train_ids, ids, items, dists)
     propensity = None
     if config.dros.alpha > 0:
         propensity = dros_propensity(splits["train"].target.numpy(), meta.num_items)
@@ -229,6 +235,7 @@ def prepare_training(config: TrainConfig, teacher_dir: str | Path | None) -> Tra
         teacher=teacher,
         teacher_path=teacher_path,
         teacher_manifest=artifact.manifest if artifact is not None else {},
+        teacher_train_coverage=coverage,
     )
 
 

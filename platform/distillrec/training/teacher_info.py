@@ -4,6 +4,17 @@ A distillation gain means little without the teacher's own quality next to it, s
 run (and a sweep's parent run) carries the teacher's identity and val/test HR/NDCG@20 as tags
 (named like the students' metrics: ``teacher_val_ndcg_20``), the teacher's MLflow run id, and a
 run description whose link opens the teacher's run in the MLflow UI.
+
+Two coverages, two tags:
+
+- ``teacher_train_coverage`` (:data:`TRAIN_COVERAGE_TAG`): the teacher's training coverage, the
+  share of the dataset's training examples it ranked (``teacher.artifact.train_coverage``). A
+  property of the teacher on that dataset: the same on every run compared with it, baselines of
+  a sweep included, and the "training coverage" of every report's teacher block.
+- ``rd_coverage`` (:data:`RD_COVERAGE_TAG`): the share of this run's training rows that get a
+  ranking-distillation term: the teacher's training coverage on a run that distils rankings
+  (``lam > 0``), 0 on any other (baseline, ``ed_only``). What ``rd_average: batch`` scales the
+  ranking loss by; a study's table shows it per student and variant.
 """
 
 from __future__ import annotations
@@ -15,14 +26,16 @@ from distillrec.contracts import metric_key
 
 QUALITY = ("hr@20", "ndcg@20")
 RUN_ID_TAG = "teacher_run_id"
+TRAIN_COVERAGE_TAG = "teacher_train_coverage"  # the teacher's share of training examples ranked
+RD_COVERAGE_TAG = "rd_coverage"  # this run's share of training rows with a ranking-distill term
 NOTE_TAG = "mlflow.note.content"  # the run's description in the MLflow UI (Markdown)
 
 
 def teacher_tags(
-    manifest: dict[str, Any], artifact: str | Path | None, num_train: int | None = None
+    manifest: dict[str, Any], artifact: str | Path | None, train_coverage: float | None = None
 ) -> dict[str, str]:
     """Identity and own quality of the teacher behind ``artifact`` ({} without a teacher); with
-    ``num_train``, its ``teacher_coverage``: the share of training examples it ranked."""
+    ``train_coverage`` (``teacher.artifact.train_coverage``), its ``teacher_train_coverage``."""
     if not artifact:
         return {}
     model = (manifest.get("model") or {}).get("base_model") or manifest.get("source", "")
@@ -33,9 +46,8 @@ def teacher_tags(
         "teacher_source": str(manifest.get("source") or (f"runs:/{run_id}" if run_id else "")),
         RUN_ID_TAG: run_id,
     }
-    ranked = (manifest.get("rows") or {}).get("train")
-    if num_train and ranked is not None:
-        tags["teacher_coverage"] = f"{min(int(ranked) / num_train, 1.0):.4f}"
+    if train_coverage is not None:
+        tags[TRAIN_COVERAGE_TAG] = f"{train_coverage:.4f}"
     for split, values in (manifest.get("metrics") or {}).items():
         for name in QUALITY:
             if name in values:

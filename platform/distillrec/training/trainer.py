@@ -34,7 +34,7 @@ class TrainResult:
     mlflow_run_id: str | None
     model_dir: str
     history: list[dict[str, float]] = field(default_factory=list)
-    teacher_coverage: float = 0.0
+    rd_coverage: float = 0.0  # share of training rows with a ranking-distillation term
     test_example_ids: np.ndarray | None = None  # with test_ranks: the per-example test results
     test_ranks: np.ndarray | None = None  # 0-based target rank of each test example
     model_uri: str | None = None  # ``models:/<model_id>`` of the logged model (None: not logged)
@@ -75,8 +75,8 @@ def train(
     """
     from distillrec.atomic import check_writable
     from distillrec.provenance import source_tags
+    from distillrec.ranking_metrics import metrics_from_ranks
     from distillrec.runtime import check_tracking_store, tracking_uri
-    from distillrec.training.metrics import metrics_from_ranks
     from distillrec.training.teacher_info import NOTE_TAG, run_note
     from distillrec.training.tracking import log_per_example_ranks, log_split_metrics, mlflow_run
 
@@ -111,7 +111,7 @@ def train(
         mlflow_run_id=run_id,
         model_dir=str(model_dir),
         history=history,
-        teacher_coverage=setup.teacher_coverage,
+        rd_coverage=setup.rd_coverage,
         test_example_ids=test_ids,
         test_ranks=test_ranks.numpy(),
         model_uri=model_uri,
