@@ -99,7 +99,10 @@ def grid_markdown(tune: TeacherTuneConfig, result: GridResult) -> str:
 def best_yaml(tune: TeacherTuneConfig, result: GridResult) -> str:
     """The chosen teacher config as YAML, ``max_new_tokens`` cut to the longest title."""
     cfg = result.best_config
-    inference = cfg.inference.model_copy(update={"max_new_tokens": result.title_token_budget})
+    env = {k: v for k, v in cfg.inference.env.items() if k not in tune.engine_env}  # this run's log
+    inference = cfg.inference.model_copy(
+        update={"max_new_tokens": result.title_token_budget, "env": env}
+    )
     data = cfg.model_copy(update={"inference": inference}).model_dump(mode="json")
     header = (
         f"# Chosen by `distillrec teacher tune` grid {tune.name!r}: {result.best.name}\n"
