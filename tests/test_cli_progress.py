@@ -10,7 +10,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from distillrec.commands.progress import CountProgress, format_seconds
+from distillrec.commands.progress import CountProgress, StagedProgress, format_seconds
 
 
 def test_plain_progress_lines_show_count_rate_and_eta(monkeypatch) -> None:
@@ -78,3 +78,20 @@ def test_engine_output_goes_to_the_log_file(tmp_path: Path) -> None:
     env.pop("DISTILLREC_ENGINE_LOG")
     same = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert "from print" in same.stdout and "from C code" in same.stderr  # --verbose: unchanged
+
+
+def test_each_stage_gets_its_own_count_and_rate(monkeypatch) -> None:
+    clock = iter([0.0, 10.0, 12.0, 100.0, 101.0])
+    monkeypatch.setattr("distillrec.commands.progress.time.perf_counter", lambda: next(clock))
+    out = io.StringIO()
+    with StagedProgress("tune", "x", console=Console(file=out, force_terminal=False)) as bar:
+        bar.update("a val", 0, 8)
+        bar.update("a val", 4, 8)
+        bar.update("a val", 8, 8)
+        bar.update("b val", 0, 4)  # a new stage: no rate carried over from the first
+        bar.update("b val", 4, 4)
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "tune a val: 0/8 x (0%)"
+    assert lines[2] == "tune a val: 8/8 x (100%), 2.00 x/s, ETA 0:00:00"
+    assert lines[3] == "tune b val: 0/4 x (0%)"
+    assert lines[4] == "tune b val: 4/4 x (100%), 4.00 x/s, ETA 0:00:00"

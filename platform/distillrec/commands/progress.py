@@ -107,6 +107,35 @@ class CountProgress:
         self.progress.update(self.task, completed=done, total=total, rate=shown)
 
 
+class StagedProgress:
+    """One :class:`CountProgress` per stage of a longer command (``update(stage, done, total)``):
+    a new stage closes the previous display and starts its own rate and ETA."""
+
+    def __init__(
+        self, what: str, unit: str, workers: int = 1, console: Console | None = None
+    ) -> None:
+        self.what, self.unit, self.workers, self.console = what, unit, workers, console
+        self.stage: str | None = None
+        self.current: CountProgress | None = None
+
+    def __enter__(self) -> StagedProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.current is not None:
+            self.current.__exit__(None, None, None)
+
+    def update(self, stage: str, done: int, total: int) -> None:
+        if stage != self.stage:
+            self.__exit__()
+            self.stage = stage
+            self.current = CountProgress(
+                f"{self.what} {stage}", self.unit, self.console, workers=self.workers
+            )
+        assert self.current is not None
+        self.current.update(done, total)
+
+
 def format_seconds(seconds: float) -> str:
     """``83.2`` -> ``"0:01:23"``."""
     whole = int(round(seconds))

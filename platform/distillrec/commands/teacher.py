@@ -99,7 +99,7 @@ def tune_command(
     Reruns reuse stored generations. Writes <report_dir>/<name>/{grid.md,grid.csv,best.yaml}."""
     from pathlib import Path
 
-    from distillrec.commands.progress import CountProgress
+    from distillrec.commands.progress import StagedProgress
     from distillrec.teacher.engine_log import ENGINE_LOG_ENV, start_engine_log
     from distillrec.teacher.tune import run_tune
     from distillrec.teacher.tune_config import load_tune_config
@@ -110,21 +110,13 @@ def tune_command(
         tune.engine_env = {ENGINE_LOG_ENV: str(log)}
         quiet_ray_data()
         typer.echo(f"teacher tune: vLLM engine logs go to {log} (--verbose shows them here)")
-    bars: dict[str, CountProgress] = {}
-
-    def progress(label: str, done: int, total: int) -> None:
-        if label not in bars:
-            for bar in bars.values():
-                bar.__exit__(None, None, None)
-            bars.clear()
-            bars[label] = CountProgress(f"teacher tune {label}", "examples", workers=2).__enter__()
-        bars[label].update(done, total)
-
-    try:
-        run_tune(tune, progress)
-    finally:
-        for bar in bars.values():
-            bar.__exit__(None, None, None)
+    workers = max(
+        tune.teacher_config(entry, decoding).inference.concurrency
+        for entry in tune.entries
+        for decoding in tune.decodings_of(entry)
+    )
+    with StagedProgress("teacher tune", "examples", workers=workers) as progress:
+        run_tune(tune, progress.update)
 
 
 @app.command("evaluate")
