@@ -161,6 +161,7 @@ def test_manifest_names_the_lora_run(interrupted_then_resumed, finetuned):
     assert summary["mlflow_run_id"] == finetuned.mlflow_run_id
     prov = interrupted_then_resumed["second"].manifest["provenance"]
     assert prov["finetune"]["mlflow_run_id"] == finetuned.mlflow_run_id is not None
+    assert prov["finetune"]["epoch"] == prov["finetune"]["epochs"] == 2
 
 
 def test_evaluate_logs_to_the_inference_run(interrupted_then_resumed, ml100k):

@@ -296,6 +296,7 @@ def run_finetune(
         metrics = {k: float(v) for k, v in result.metrics.items() if isinstance(v, int | float)}
         summary = {
             "mlflow_run_id": run_id,
+            "mlflow_tracking_uri": uri,
             "epoch": ft.epochs,
             "base_model": start_from,
             "dataset_fingerprint": data.fingerprint,

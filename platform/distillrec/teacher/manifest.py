@@ -90,6 +90,8 @@ def finetune_provenance(model_path: str) -> dict[str, Any] | None:
         "seed": settings.get("seed"),
         "num_train": summary.get("num_train"),
         "epochs": settings.get("epochs"),
+        # the epoch this model was saved after (< epochs for a `save_every_epoch` model)
+        "epoch": summary.get("epoch", settings.get("epochs")),
     }
 
 
