@@ -121,6 +121,18 @@ def test_bad_grid_entries_fail_in_one_line(tmp_path, entry, message):
     assert message in str(err.value) and "\n" not in str(err.value)
 
 
+def test_a_missing_fine_tune_folder_fails_before_any_work(tmp_path):
+    from distillrec.teacher.tune import run_tune
+    from distillrec.teacher.tune_config import load_tune_config
+
+    entries = {"gone": {"model": str(tmp_path / "no-such-model")}}
+    store = {"tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}"}
+    tune = load_tune_config(grid_yaml(tmp_path, entries=entries, mlflow=store))
+    with pytest.raises(UserError, match=r"entries\.gone\.model: .*folder not found"):
+        run_tune(tune)
+    assert not (tmp_path / "mlflow.db").exists()
+
+
 def test_unknown_selection_metric_is_refused(tmp_path):
     from distillrec.teacher.tune_config import load_tune_config
 

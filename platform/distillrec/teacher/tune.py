@@ -323,6 +323,20 @@ def floors(data: Any, rows: pd.DataFrame) -> dict[str, float]:
     }
 
 
+def check_models(tune: TeacherTuneConfig) -> None:
+    """Every entry's model (and the ``base`` embedder's) resolves: one line naming the entry."""
+    from distillrec.errors import UserError
+    from distillrec.teacher.base_models import resolve_base_model
+
+    for name, entry in tune.entries.items():
+        try:
+            resolve_base_model(entry.model)
+        except UserError as err:
+            raise UserError(f"entries.{name}.model: {err}") from None
+    if "base" in tune.embedders:
+        resolve_base_model(tune_base_model(tune))
+
+
 def run_tune(tune: TeacherTuneConfig, progress: Progress | None = None) -> GridResult:
     """Run the grid, choose on val, score the choice once on test; log everything to MLflow."""
     import mlflow
@@ -334,6 +348,7 @@ def run_tune(tune: TeacherTuneConfig, progress: Progress | None = None) -> GridR
     from distillrec.teacher.grounding import item_popularity
 
     base = load_config(TeacherConfig, tune.teacher)
+    check_models(tune)  # a missing fine-tune folder fails here, not after hours of generation
     data = load_prepared(base.dataset)
     popularity = item_popularity(data.train["next_item"].to_numpy(), data.meta.num_items)
     store = Path(tune.out_dir) / tune.name
