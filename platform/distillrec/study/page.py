@@ -80,6 +80,8 @@ def plot(table: pd.DataFrame, path: Path, title: str, confidence: float = CONFID
     variants = list(dict.fromkeys(table["variant"]))
     compared = [v for v in variants if v != BASELINE]
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    colour = {v: cycle[i % len(cycle)] for i, v in enumerate(variants)}  # same in both panels
     for j, variant in enumerate(variants):
         part = table[table["variant"] == variant].set_index("student").reindex(students)
         xs = _offsets(len(students), j, len(variants))
@@ -90,6 +92,7 @@ def plot(table: pd.DataFrame, path: Path, title: str, confidence: float = CONFID
             yerr=part["test ndcg@20 std"].fillna(0).to_numpy(),
             capsize=2,
             label=variant,
+            color=colour[variant],
         )
         if variant in compared and "gain test NDCG@20 (%)" in part:
             gain = part["gain test NDCG@20 (%)"].to_numpy(dtype=float)
@@ -102,6 +105,7 @@ def plot(table: pd.DataFrame, path: Path, title: str, confidence: float = CONFID
                 fmt="o",
                 capsize=3,
                 label=variant,
+                color=colour[variant],
             )
     for ax in axes:
         ax.set_xticks(range(len(students)), students)
