@@ -25,7 +25,7 @@ import pandas as pd
 
 from distillrec.atomic import atomic_file, write_json_atomic
 from distillrec.contracts import metric_key
-from distillrec.teacher.config import SampleConfig, TeacherConfig
+from distillrec.teacher.config import TeacherConfig
 from distillrec.teacher.evaluation import CUTOFFS, hit_ranks, ranking_metrics
 from distillrec.teacher.tune_config import Embedder, SampleSpec, TeacherTuneConfig
 
@@ -71,13 +71,12 @@ class Point:
 
 
 def sample_rows(data: Any, split: str, spec: SampleSpec) -> pd.DataFrame:
-    """The split's first ``spec.size`` examples of ``teacher infer``'s seeded permutation."""
-    from distillrec.teacher.inference import select_examples
+    """The split's first ``spec.size`` examples of ``teacher infer``'s seeded permutation
+    (:func:`~distillrec.teacher.evaluation.sample_rows`, the rule ``select_examples`` uses)."""
+    from distillrec.teacher.evaluation import sample_rows as seeded_rows
 
-    sample = SampleConfig(
-        splits=[split], eval_limit=spec.size, train_limit=spec.size, seed=spec.seed
-    )
-    return select_examples(data, sample, [split])
+    frame = data.split(split)[["example_id", "history", "next_item"]]
+    return seeded_rows(frame, spec.size, spec.seed).reset_index(drop=True)
 
 
 def generation_identity(cfg: TeacherConfig, model_path: str, fingerprint: str, ids: Any) -> dict:
