@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -154,8 +155,9 @@ def test_bf16_is_chosen_only_where_the_cpu_has_bf16_units(tmp_path):
 @pytest.mark.integration
 @pytest.mark.vllm
 def test_a_tiny_real_grid(tmp_path, ml100k, ray_session):
-    """One entry, greedy, two embedders x two gammas on 8 val rows; the best scored on 8 test
-    rows; every point an MLflow child run; a second generate call reuses the stored text."""
+    """One entry, greedy and 4-beam (each beam grounded; top/nearest merges), two embedders x
+    two gammas on 8 val rows; the best scored on 8 test rows; every point an MLflow child run;
+    a second generate call reuses the stored text."""
     import mlflow
 
     from distillrec.config import load_config
@@ -176,6 +178,8 @@ def test_a_tiny_real_grid(tmp_path, ml100k, ray_session):
         "val_sample": {"size": 8, "seed": 1},
         "test_sample": {"size": 8, "seed": 1},
         "entries": {"base": {"model": "smollm2-135m-instruct", "knobs": {"prompts": 0}}},
+        "decodings": ["greedy", "beam"],
+        "beam_merges": ["top", "nearest"],
         "embedders": ["self", "sentence"],
         "gammas": [0.0, 64.0],
         "out_dir": str(tmp_path / "store"),
@@ -184,11 +188,19 @@ def test_a_tiny_real_grid(tmp_path, ml100k, ray_session):
     }
     (tmp_path / "grid.yaml").write_text(yaml.safe_dump(grid))
     tune = load_tune_config(tmp_path / "grid.yaml")
-    result = run_tune(tune)
+    explored = run_tune(tune, read_test=False)  # exploring: test stays unread
+    assert explored.test == {} and explored.test_cost == {}
+    assert "Test not read" in (tmp_path / "reports" / "tiny" / "grid.md").read_text()
+    assert not list((tmp_path / "store" / "tiny").glob("*-test.parquet"))
+    result = run_tune(tune)  # reuses the stored val generations, then reads test once
+    assert [p.metrics for p in result.points] == [p.metrics for p in explored.points]
 
-    assert len(result.points) == 4
-    assert {(p.embedder, p.gamma) for p in result.points} == {
-        (e, g) for e in ("self", "sentence") for g in (0.0, 64.0)
+    assert len(result.points) == 12  # (greedy + beam x 2 merges) x 2 embedders x 2 gammas
+    assert {(p.decoding, p.merge, p.embedder, p.gamma) for p in result.points} == {
+        (d, m, e, g)
+        for d, m in (("greedy", "top"), ("beam", "top"), ("beam", "nearest"))
+        for e in ("self", "sentence")
+        for g in (0.0, 64.0)
     }
     for point in result.points:
         assert 0 <= point.metrics["hr@20"] <= 1 and point.cost["rows"] == 8
@@ -202,6 +214,7 @@ def test_a_tiny_real_grid(tmp_path, ml100k, ray_session):
     folder = tmp_path / "reports" / "tiny"
     assert {p.name for p in folder.iterdir()} == {"grid.csv", "grid.md", "best.yaml"}
     assert "(chosen)" in (folder / "grid.md").read_text()
+    assert "beam (nearest)" in (folder / "grid.md").read_text()
     best = load_config(TeacherConfig, folder / "best.yaml")
     assert best.grounding.popularity_gamma == result.best.gamma
     assert best.inference.max_new_tokens == result.title_token_budget
@@ -211,7 +224,7 @@ def test_a_tiny_real_grid(tmp_path, ml100k, ray_session):
         [client.get_run(result.mlflow_run_id).info.experiment_id],
         f"tags.mlflow.parentRunId = '{result.mlflow_run_id}'",
     )
-    assert len(children) == 4
+    assert len(children) == 12
     assert all("val_ndcg_20" in run.data.metrics for run in children)
 
     # the stored generation is reused: same text and cost, no engine
@@ -223,3 +236,14 @@ def test_a_tiny_real_grid(tmp_path, ml100k, ray_session):
     meta = json.loads(stored.with_suffix(".json").read_text())
     frame, cost = generate(tune.teacher_config("base", "greedy"), data, rows, stored, "again")
     assert cost == meta["cost"] and frame["example_id"].tolist() == rows["example_id"].tolist()
+
+    # the beam set keeps every beam, best first, beside the best text it grounds by default
+    from distillrec.teacher.generation import decode_beams
+
+    beams = pd.read_parquet(tmp_path / "store" / "tiny" / "base-beam-val.parquet")
+    texts, logprobs = decode_beams(beams["beams"].tolist(), 4)
+    assert [row[0] for row in texts] == beams["generation"].tolist()
+    assert np.isfinite(logprobs).all() and (logprobs <= 0).all()
+    merged = [p for p in result.points if p.merge == "nearest" and p.gamma == 0.0]
+    alone = [p for p in result.points if p.decoding == "beam" and p.merge == "top"]
+    assert merged and alone and {p.name.split("/")[1] for p in merged} == {"beam-nearest"}

@@ -37,6 +37,49 @@ def test_domain_words_come_from_the_config():
     assert prompt.endswith("### Response:\n")
 
 
+@pytest.mark.parametrize(
+    ("title", "shown"),
+    [
+        ("Usual Suspects, The (1995)", "The Usual Suspects (1995)"),
+        ("Postino, Il (1994)", "Il Postino (1994)"),
+        ("Appartement, L' (1996)", "L'Appartement (1996)"),
+        (
+            "Star Maker, The (Uomo delle stelle, L') (1995)",
+            "The Star Maker (Uomo delle stelle, L') (1995)",
+        ),
+        ("Paris, Texas (1984)", "Paris, Texas (1984)"),  # a comma that is not an article
+        ("Queen Margot (Reine Margot, La) (1994)", "Queen Margot (Reine Margot, La) (1994)"),
+        ("Toy Story (1995)", "Toy Story (1995)"),
+    ],
+)
+def test_article_first_titles_read_as_people_write_them(title, shown):
+    from distillrec.teacher.prompts import display_title
+
+    assert display_title(title, "article-first") == shown
+    assert display_title(title) == title  # the dataset's own spelling is the default
+
+
+def test_title_style_reaches_prompts_targets_and_grounding(ml100k):
+    """One rule for every place a title appears; the dataset style keeps the identity of runs
+    made before the switch existed, article-first changes it."""
+    from distillrec.data import load_prepared
+    from distillrec.teacher.inference import run_identity
+    from distillrec.teacher.prompts import item_titles
+
+    data = load_prepared(ml100k)
+    cfg = TeacherConfig(prompt=PromptConfig(title_style="article-first"))
+    titles = item_titles(data, cfg.prompt)
+    suspects = data.items["title"].tolist().index("Usual Suspects, The (1995)")
+    assert titles[suspects] == "The Usual Suspects (1995)"
+    builder = PromptBuilder(cfg.prompt, titles)
+    assert '"The Usual Suspects (1995)"' in builder.prompt([suspects])
+    assert builder.target(suspects) == 'The Usual Suspects (1995)"'
+    plain = TeacherConfig()
+    assert item_titles(data, plain.prompt) == data.items["title"].tolist()
+    assert "title_style" not in run_identity(plain, "m", "f")["prompt"]
+    assert run_identity(cfg, "m", "f")["prompt"]["title_style"] == "article-first"
+
+
 def test_clean_generation_cuts_at_stop_and_strips_quotes():
     assert clean_generation('Heat (1995)" is great', ['"']) == "Heat (1995)"
     assert clean_generation(' "Babe"\nmore', ["\n"]) == "Babe"

@@ -91,6 +91,9 @@ def tune_command(
     verbose: bool = typer.Option(
         False, "--verbose", "-v", help="Show vLLM's engine and Ray Data logs here (else: a file)."
     ),
+    val_only: bool = typer.Option(
+        False, "--val-only", help="Stop after choosing on val: leave test unread while exploring."
+    ),
     overrides: list[str] = typer.Argument(None, help="key=value overrides, e.g. gammas=[0,1]"),
 ) -> None:
     """The teacher quality grid: every entry x decoding generated once on a seeded val sample,
@@ -116,7 +119,7 @@ def tune_command(
         for decoding in tune.decodings_of(entry)
     )
     with StagedProgress("teacher tune", "examples", workers=workers) as progress:
-        run_tune(tune, progress.update)
+        run_tune(tune, progress.update, read_test=not val_only)
 
 
 @app.command("evaluate")

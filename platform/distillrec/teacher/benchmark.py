@@ -200,12 +200,12 @@ def run_benchmark(
     ``quality`` is off) the quality of each on the same rows."""
     from distillrec.data import load_prepared
     from distillrec.teacher.base_models import resolve_base_model
-    from distillrec.teacher.prompts import PromptBuilder
+    from distillrec.teacher.prompts import PromptBuilder, item_titles
 
     data = load_prepared(cfg.dataset)
     model_path = resolve_base_model(cfg.base_model)
     frame = sample_rows(data.split(split), num_prompts, seed)
-    prompts = PromptBuilder(cfg.prompt, data.items["title"].tolist()).prompts(frame["history"])
+    prompts = PromptBuilder(cfg.prompt, item_titles(data, cfg.prompt)).prompts(frame["history"])
     greedy, greedy_texts = hf_generate_rate(model_path, prompts, cfg, 16, 1)
     beam, beam_texts = hf_generate_rate(model_path, prompts[:beam_prompts], cfg, 16, 4)
     ours_rate, ours_texts = pipeline_rate(cfg, data, frame, model_path)

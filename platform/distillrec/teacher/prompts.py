@@ -6,11 +6,37 @@ model is trained on exactly the text it later completes.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from distillrec.teacher.config import PromptConfig
+
+# "Usual Suspects, The (1995)": MovieLens (and other catalogues) move a leading article behind the
+# name; the optional rest is the alternative title and year in parentheses.
+TRAILING_ARTICLE = re.compile(
+    r"^(?P<name>.+?), (?P<article>The|A|An|Il|La|Le|Les|L'|Lo|Los|Las|El|Das|Der|Die|Det|Den|"
+    r"Un|Une|Una|I)(?P<rest> \(.*)?$"
+)
+
+
+def display_title(title: str, style: str = "dataset") -> str:
+    """``title`` as prompts show it: unchanged for ``dataset``; for ``article-first`` a trailing
+    article moves to the front ("Usual Suspects, The (1995)" -> "The Usual Suspects (1995)")."""
+    match = TRAILING_ARTICLE.match(title) if style == "article-first" else None
+    if match is None:
+        return title
+    article = match["article"]
+    joiner = "" if article.endswith("'") else " "
+    return f"{article}{joiner}{match['name']}{match['rest'] or ''}"
+
+
+def item_titles(data: Any, config: PromptConfig) -> list[str]:
+    """Every item's title as the teacher writes it (prompts, targets and grounding alike), in
+    item-id order."""
+    return [display_title(str(t), config.title_style) for t in data.items["title"]]
 
 
 class PromptBuilder:

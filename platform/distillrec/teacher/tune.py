@@ -25,8 +25,9 @@ import pandas as pd
 
 from distillrec.atomic import atomic_file, write_json_atomic
 from distillrec.contracts import metric_key
-from distillrec.teacher.config import TeacherConfig
+from distillrec.teacher.config import BeamMerge, TeacherConfig
 from distillrec.teacher.evaluation import CUTOFFS, hit_ranks, ranking_metrics
+from distillrec.teacher.prompts import item_titles
 from distillrec.teacher.tune_config import Embedder, SampleSpec, TeacherTuneConfig
 
 # ``progress(label, done, total)``: examples generated so far for one (entry, decoding, split)
@@ -40,7 +41,7 @@ class Generations:
     entry: str
     decoding: str
     split: str
-    frame: pd.DataFrame  # example_id, generation, num_generated_tokens (sample order)
+    frame: pd.DataFrame  # example_id, generation, num_generated_tokens, beams (sample order)
     cost: dict[str, float]
 
 
@@ -55,15 +56,18 @@ class Point:
     metrics: dict[str, float]
     cost: dict[str, float]
     knobs: dict[str, Any] = field(default_factory=dict)
+    merge: BeamMerge = "top"  # how the beams' rankings merge (greedy: "top", its only output)
 
     @property
     def name(self) -> str:
-        return f"{self.entry}/{self.decoding}/{self.embedder}/gamma={self.gamma:g}"
+        decoding = self.decoding if self.decoding == "greedy" else f"{self.decoding}-{self.merge}"
+        return f"{self.entry}/{decoding}/{self.embedder}/gamma={self.gamma:g}"
 
     def params(self) -> dict[str, Any]:
         return {
             "entry": self.entry,
             "decoding": self.decoding,
+            "beam_merge": self.merge,
             "embedder": self.embedder,
             "popularity_gamma": self.gamma,
             **{f"knob.{k}": v for k, v in self.knobs.items()},
@@ -130,6 +134,7 @@ def generate(
                     "example_id": batch["example_id"],
                     "generation": [str(t) for t in batch["generation"]],
                     "num_generated_tokens": batch["num_generated_tokens"],
+                    "beams": [str(t) for t in batch["beams"]],
                 }
             )
         )
@@ -156,20 +161,22 @@ def embedder_setup(
 ) -> tuple[tuple, TeacherConfig, str]:
     """``(group key, grounding config, model path)`` of one embedder for one entry's config.
 
-    Entries whose embedders share a key share one embedding engine (and the item embeddings)."""
+    Entries whose embedders share a key share one embedding engine (and the item embeddings,
+    so the key holds how titles are written)."""
     from distillrec.teacher.base_models import resolve_base_model
     from distillrec.teacher.engine import resolve_dtype
 
     grounding = cfg.grounding.model_copy(update={"embedder_model": None})
     if embedder == "sentence":
         grounding = grounding.model_copy(update={"embedder": "sentence"})
-        key: tuple = ("sentence", grounding.sentence_model)
+        key: tuple = ("sentence", grounding.sentence_model, cfg.prompt.title_style)
         model = resolve_base_model(cfg.base_model)
     else:
         grounding = grounding.model_copy(update={"embedder": "llm"})
         source = cfg.base_model if embedder == "self" else tune_base_model(tune)
         model = resolve_base_model(source)
-        key = ("llm", model, grounding.pooling, resolve_dtype(cfg.inference.dtype))
+        dtype = resolve_dtype(cfg.inference.dtype)
+        key = ("llm", model, grounding.pooling, dtype, cfg.prompt.title_style)
     return key, cfg.model_copy(update={"grounding": grounding}), model
 
 
@@ -212,12 +219,59 @@ def score(
     targets: np.ndarray,
     popularity: np.ndarray,
     gamma: float,
+    beam_logprobs: np.ndarray | None = None,
+    merge: BeamMerge = "top",
 ) -> dict[str, float]:
-    """HR/NDCG@1..20 of the grounded top-K (the artifact's own ranking rule)."""
+    """HR/NDCG@1..20 of the grounded top-K (the artifact's own ranking rule); ``[n, B, d]``
+    queries are beams merged by ``merge``."""
     from distillrec.teacher.grounding import ground
 
-    ranked, _ = ground(queries, items, max(CUTOFFS), popularity, gamma)
+    ranked, _ = ground(queries, items, max(CUTOFFS), popularity, gamma, beam_logprobs, merge)
     return ranking_metrics(hit_ranks(ranked, targets))
+
+
+def beam_texts(frame: pd.DataFrame) -> tuple[list[str], np.ndarray, int]:
+    """A beam-decoded frame's beams, flattened for embedding, with their ``[n, B]``
+    log-probabilities and B (the widest example's beam count)."""
+    from distillrec.teacher.generation import decode_beams
+
+    encoded = frame["beams"].tolist()
+    width = max((len(json.loads(b)) for b in encoded if b), default=1)
+    texts, logprobs = decode_beams(encoded, width)
+    return [t for row in texts for t in row], logprobs, width
+
+
+def merges_of(tune: TeacherTuneConfig, decoding: str) -> list[BeamMerge]:
+    """Greedy has one output (``top``); beam decoding is scored with every configured merge."""
+    return list(tune.beam_merges) if decoding == "beam" else ["top"]
+
+
+def score_frame(
+    frame: pd.DataFrame,
+    queries: dict[str, np.ndarray],
+    key: str,
+    items: np.ndarray,
+    targets: np.ndarray,
+    popularity: np.ndarray,
+    gamma: float,
+    merge: BeamMerge,
+) -> dict[str, float]:
+    """Score one stored generation set: the best text's queries (``key``), or with a merge
+    other than ``top`` every beam's (``key/beams``)."""
+    if merge == "top":
+        return score(queries[key], items, targets, popularity, gamma)
+    _, logprobs, width = beam_texts(frame)
+    beams = queries[f"{key}/beams"].reshape(len(frame), width, -1)
+    return score(beams, items, targets, popularity, gamma, logprobs, merge)
+
+
+def texts_to_embed(frame: pd.DataFrame, key: str, decoding: str) -> dict[str, list[str]]:
+    """The texts one generation set needs embedded: its best texts, and every beam's when it
+    was beam-decoded."""
+    texts = {key: frame["generation"].tolist()}
+    if decoding == "beam":
+        texts[f"{key}/beams"] = beam_texts(frame)[0]
+    return texts
 
 
 @dataclass
@@ -257,7 +311,7 @@ def grid_points(
         for embedder in tune.embedders:
             key, embed_cfg, model = embedder_setup(tune, cfg, embedder)
             group = groups.setdefault(key, (embed_cfg, model, {}))
-            group[2][f"{entry}/{decoding}"] = frame["generation"].tolist()
+            group[2].update(texts_to_embed(frame, f"{entry}/{decoding}", decoding))
             wanted.append((entry, decoding, embedder, key))
     embedded: dict[tuple, tuple[np.ndarray, dict[str, np.ndarray], float]] = {}
     for key, (embed_cfg, model, texts) in groups.items():
@@ -267,11 +321,15 @@ def grid_points(
     points = []
     for entry, decoding, embedder, key in wanted:
         items, queries, seconds = embedded[key]
-        cost = {**generated[(entry, decoding)][1], "embed_seconds": seconds}
-        for gamma in tune.gammas:
-            metrics = score(queries[f"{entry}/{decoding}"], items, targets, popularity, gamma)
-            knobs = tune.entries[entry].knobs
-            points.append(Point(entry, decoding, embedder, gamma, metrics, cost, knobs))
+        frame, gen_cost, _ = generated[(entry, decoding)]
+        cost = {**gen_cost, "embed_seconds": seconds}
+        knobs = tune.entries[entry].knobs
+        for merge in merges_of(tune, decoding):
+            for gamma in tune.gammas:
+                metrics = score_frame(
+                    frame, queries, f"{entry}/{decoding}", items, targets, popularity, gamma, merge
+                )
+                points.append(Point(entry, decoding, embedder, gamma, metrics, cost, knobs, merge))
     return points
 
 
@@ -291,6 +349,7 @@ def chosen_config(tune: TeacherTuneConfig, best: Point) -> TeacherConfig:
             "embedder": "sentence" if best.embedder == "sentence" else "llm",
             "embedder_model": tune_base_model(tune) if best.embedder == "base" else None,
             "popularity_gamma": best.gamma,
+            "beam_merge": best.merge,
         }
     )
     return cfg.model_copy(update={"grounding": grounding})
@@ -322,6 +381,34 @@ def floors(data: Any, rows: pd.DataFrame) -> dict[str, float]:
     }
 
 
+def score_on_test(
+    tune: TeacherTuneConfig,
+    best: Point,
+    best_cfg: TeacherConfig,
+    data: Any,
+    rows: pd.DataFrame,
+    popularity: np.ndarray,
+    progress: Progress | None,
+) -> tuple[dict[str, float], dict[str, float]]:
+    """The chosen point generated, grounded and scored on the test sample: (metrics, cost)."""
+    store = Path(tune.out_dir) / tune.name
+    frame, cost = generate(
+        best_cfg,
+        data,
+        rows,
+        store / f"{best.entry}-{best.decoding}-test.parquet",
+        f"{best.entry}/{best.decoding} test",
+        progress,
+    )
+    _, embed_cfg, model = embedder_setup(tune, best_cfg, best.embedder)
+    items, queries, _ = embed(embed_cfg, model, data, texts_to_embed(frame, "test", best.decoding))
+    targets = rows["next_item"].to_numpy()
+    metrics = score_frame(
+        frame, queries, "test", items, targets, popularity, best.gamma, best.merge
+    )
+    return metrics, cost
+
+
 def check_models(tune: TeacherTuneConfig) -> None:
     """Every entry's model (and the ``base`` embedder's) resolves: one line naming the entry."""
     from distillrec.errors import UserError
@@ -336,8 +423,13 @@ def check_models(tune: TeacherTuneConfig) -> None:
         resolve_base_model(tune_base_model(tune))
 
 
-def run_tune(tune: TeacherTuneConfig, progress: Progress | None = None) -> GridResult:
-    """Run the grid, choose on val, score the choice once on test; log everything to MLflow."""
+def run_tune(
+    tune: TeacherTuneConfig, progress: Progress | None = None, read_test: bool = True
+) -> GridResult:
+    """Run the grid, choose on val, score the choice once on test; log everything to MLflow.
+
+    ``read_test=False`` stops after the choice: exploring grids leave test unread until the grid
+    is final (``GridResult.test`` is then empty)."""
     import mlflow
 
     from distillrec.config import load_config
@@ -379,19 +471,11 @@ def run_tune(tune: TeacherTuneConfig, progress: Progress | None = None) -> GridR
         best = choose(points, tune.selection_metric)
         best_cfg = chosen_config(tune, best)
         print(f"teacher tune: best on val {tune.selection_metric}: {best.name}")
-        frame, test_cost = generate(
-            best_cfg,
-            data,
-            test_rows,
-            store / f"{best.entry}-{best.decoding}-test.parquet",
-            f"{best.entry}/{best.decoding} test",
-            progress,
-        )
-        key, embed_cfg, model = embedder_setup(tune, best_cfg, best.embedder)
-        items, queries, _ = embed(embed_cfg, model, data, {"test": frame["generation"].tolist()})
-        test = score(
-            queries["test"], items, test_rows["next_item"].to_numpy(), popularity, best.gamma
-        )
+        test, test_cost = {}, {}
+        if read_test:
+            test, test_cost = score_on_test(
+                tune, best, best_cfg, data, test_rows, popularity, progress
+            )
         result = GridResult(
             points=points,
             best=best,
@@ -403,18 +487,19 @@ def run_tune(tune: TeacherTuneConfig, progress: Progress | None = None) -> GridR
                 "test": {"size": len(test_rows), "seed": tune.test_sample.seed},
             },
             best_config=best_cfg,
-            title_token_budget=title_token_budget(best_cfg, data.items["title"].tolist()),
+            title_token_budget=title_token_budget(best_cfg, item_titles(data, best_cfg.prompt)),
             mlflow_run_id=parent.info.run_id,
         )
         mlflow.log_params({f"best.{k}": v for k, v in best.params().items()})
+        mlflow.log_param("test_read", read_test)
+        floors_test = {
+            metric_key(k.replace(" ", "_"), "test"): v for k, v in result.floors["test"].items()
+        }
         mlflow.log_metrics(
             {
                 **{metric_key(k, "best_val"): v for k, v in best.metrics.items()},
                 **{metric_key(k, "test"): v for k, v in test.items()},
-                **{
-                    metric_key(k.replace(" ", "_"), "test"): v
-                    for k, v in result.floors["test"].items()
-                },
+                **(floors_test if read_test else {}),
             }
         )
         from distillrec.teacher.tune_report import write_report

@@ -23,7 +23,7 @@ from distillrec.config import (
     read_yaml,
     validate,
 )
-from distillrec.teacher.config import TeacherConfig
+from distillrec.teacher.config import BeamMerge, TeacherConfig
 from distillrec.teacher.evaluation import CUTOFFS
 
 Decoding = Literal["greedy", "beam"]
@@ -80,6 +80,10 @@ class TeacherTuneConfig(StrictModel):
     embedders: list[Embedder] = Field(default_factory=lambda: ["self"], min_length=1)
     base_embedder_model: str | None = None  # the `base` embedder; None = the teacher's base_model
     gammas: list[float] = Field(default_factory=lambda: [0.0], min_length=1)
+    # how beam-decoded entries' beams merge into one ranking (each scored; greedy is `top` only)
+    beam_merges: list[BeamMerge] = Field(
+        default_factory=lambda: ["top", "nearest", "weighted"], min_length=1
+    )
     selection_metric: str = "ndcg@20"
     out_dir: str = "artifacts/teacher-tune"  # generation cache: <out_dir>/<name>/
     report_dir: str = "reports/teacher-tune"  # <report_dir>/<name>/grid.{md,csv}, best.yaml

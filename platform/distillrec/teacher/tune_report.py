@@ -50,9 +50,10 @@ def grid_markdown(tune: TeacherTuneConfig, result: GridResult) -> str:
         "val NDCG@20 | prompts/s | generation s |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    groups: dict[tuple[str, str, str], list[Point]] = {}
+    groups: dict[tuple[str, str, str, str], list[Point]] = {}
     for point in result.points:
-        groups.setdefault((point.entry, point.decoding, point.embedder), []).append(point)
+        key = (point.entry, point.decoding, point.merge, point.embedder)
+        groups.setdefault(key, []).append(point)
     ordered = sorted(groups.values(), key=lambda ps: -max(p.metrics[metric] for p in ps))
     for group in ordered:
         plain = min(group, key=lambda p: p.gamma)
@@ -61,7 +62,7 @@ def grid_markdown(tune: TeacherTuneConfig, result: GridResult) -> str:
             mark = " **(chosen)**" if point is result.best else ""
             cells = [
                 f"{point.entry}{mark}",
-                point.decoding,
+                point.decoding if point.decoding == "greedy" else f"beam ({point.merge})",
                 point.embedder,
                 f"{point.gamma:g}",
                 *(f"{point.metrics[k]:.4f}" for k in SHOWN),
@@ -69,6 +70,16 @@ def grid_markdown(tune: TeacherTuneConfig, result: GridResult) -> str:
                 f"{point.cost['generate_span_seconds']:.0f}",
             ]
             lines.append("| " + " | ".join(cells) + " |")
+    if not result.test:
+        lines += [
+            "",
+            f"## Chosen on val: {result.best.name}",
+            "",
+            "Test not read (`--val-only`): run the grid without it to score the chosen point "
+            "once on the test sample.",
+            "",
+        ]
+        return "\n".join(lines)
     test, floor = result.test, result.floors["test"]
     ratio = {
         k: test[k] / floor[f"popularity {k}"] if floor[f"popularity {k}"] else float("nan")
@@ -104,11 +115,16 @@ def best_yaml(tune: TeacherTuneConfig, result: GridResult) -> str:
         update={"max_new_tokens": result.title_token_budget, "env": env}
     )
     data = cfg.model_copy(update={"inference": inference}).model_dump(mode="json")
+    test = (
+        f"test HR@20 {result.test['hr@20']:.4f}, NDCG@20 {result.test['ndcg@20']:.4f} on "
+        f"{result.samples['test']['size']}"
+        if result.test
+        else "test not read (--val-only)"
+    )
     header = (
         f"# Chosen by `distillrec teacher tune` grid {tune.name!r}: {result.best.name}\n"
         f"# val {tune.selection_metric} {result.best.metrics[tune.selection_metric]:.4f} on "
-        f"{result.samples['val']['size']} examples; test HR@20 {result.test['hr@20']:.4f}, "
-        f"NDCG@20 {result.test['ndcg@20']:.4f} on {result.samples['test']['size']}.\n"
+        f"{result.samples['val']['size']} examples; {test}.\n"
     )
     return header + yaml.safe_dump(data, sort_keys=False)
 
