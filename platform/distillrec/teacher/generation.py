@@ -37,12 +37,20 @@ def encode_beams(texts: list[str], logprobs: list[float]) -> str:
     return json.dumps([[t, float(lp)] for t, lp in zip(texts, logprobs, strict=True)])
 
 
-def decode_beams(encoded: list[str], width: int) -> tuple[list[list[str]], np.ndarray]:
+def decode_beams(
+    encoded: list[str], width: int, fallback: list[str] | None = None
+) -> tuple[list[list[str]], np.ndarray]:
     """``(texts [n][width], logprobs [n, width])`` of encoded beams; an example with fewer beams
-    is padded with ``""`` at log-probability ``-inf`` (weight 0, never nearest)."""
+    is padded with ``""`` at log-probability ``-inf`` (weight 0, never nearest).
+
+    An example without beams (``""``, or a missing value from files written before beams were
+    kept) becomes the single beam ``fallback[row]`` (its generation) at log-probability 0, so
+    every example keeps at least one real beam."""
     texts, logprobs = [], np.full((len(encoded), width), -np.inf)
     for row, value in enumerate(encoded):
-        beams = json.loads(value)[:width] if value else []
+        beams = json.loads(value)[:width] if isinstance(value, str) and value else []
+        if not beams and fallback is not None:
+            beams = [[str(fallback[row]), 0.0]]
         texts.append([t for t, _ in beams] + [""] * (width - len(beams)))
         logprobs[row, : len(beams)] = [lp for _, lp in beams]
     return texts, logprobs

@@ -206,11 +206,12 @@ class Grounder:
         texts, queries = self.embed_generations(batch["generation"])
         logprobs = None
         beams = batch.get("beams")
-        if self.grounding.beam_merge != "top" and beams is not None and any(beams):
+        encoded = [b if isinstance(b, str) else "" for b in beams] if beams is not None else []
+        if self.grounding.beam_merge != "top" and any(encoded):
             from distillrec.teacher.generation import decode_beams
 
-            width = max(len(json.loads(b)) for b in beams if b)
-            beam_texts, logprobs = decode_beams(list(beams), width)
+            width = max(len(json.loads(b)) for b in encoded if b)
+            beam_texts, logprobs = decode_beams(encoded, width, list(batch["generation"]))
             _, flat = self.embed_generations([t for row in beam_texts for t in row])
             queries = flat.reshape(len(beam_texts), width, -1)
         items, dists = ground(

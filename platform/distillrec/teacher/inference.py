@@ -80,16 +80,21 @@ def run_identity(cfg: TeacherConfig, model_path: str, fingerprint: str) -> dict[
     decoding = cfg.inference.model_dump(
         include={"decoding", "num_beams", "max_new_tokens", "stop", "seed"}
     )
+    # settings added later join the identity only where they change the output, so runs made
+    # before they existed still resume
     prompt = cfg.prompt.model_dump()
-    if prompt["title_style"] == "dataset":  # the prompt text of runs from before the switch
+    if prompt["title_style"] == "dataset":
         del prompt["title_style"]
+    grounding = cfg.grounding.model_dump(exclude={"batch_size", "num_cpus", "num_gpus"})
+    if grounding["beam_merge"] == "top":
+        del grounding["beam_merge"]
     return {
         "dataset_fingerprint": fingerprint,
         "base_model": cfg.base_model,
         "model_path": model_path,
         "prompt": prompt,
         "decoding": decoding,
-        "grounding": cfg.grounding.model_dump(exclude={"batch_size", "num_cpus", "num_gpus"}),
+        "grounding": grounding,
     }
 
 

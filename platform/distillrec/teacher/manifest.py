@@ -242,6 +242,8 @@ def log_to_mlflow(cfg: TeacherConfig, manifest: dict[str, Any], out: Path) -> st
                 "embedder": cfg.grounding.embedder,
                 "pooling": cfg.grounding.pooling,
                 "popularity_gamma": cfg.grounding.popularity_gamma,
+                "beam_merge": cfg.grounding.beam_merge,
+                "title_style": cfg.prompt.title_style,
                 "artifact": str(out),
                 "dataset_fingerprint": manifest["dataset_fingerprint"],
                 "model_sha256": (provenance.get("model") or {}).get("sha256"),

@@ -99,6 +99,7 @@ class PartStore:
             return GENERATION_SCHEMA.empty_table().to_pandas()
         frame = pa.concat_tables(pq.read_table(f, schema=GENERATION_SCHEMA) for f in files)
         frame = frame.to_pandas()
+        frame["beams"] = frame["beams"].fillna("")  # files from before beams were kept
         frame = frame[frame["example_id"].isin(ids)].drop_duplicates("example_id")
         return frame.sort_values("example_id").reset_index(drop=True)
 

@@ -115,8 +115,11 @@ def generate(
     meta_path = path.with_suffix(".json")
     if path.is_file() and meta_path.is_file():
         meta = json.loads(meta_path.read_text())
-        if meta.get("identity") == identity:
-            return pd.read_parquet(path), meta["cost"]
+        frame = pd.read_parquet(path)
+        # beam sets stored before every beam was kept lack them: generate those again
+        complete = cfg.inference.decoding != "beam" or "beams" in frame.columns
+        if meta.get("identity") == identity and complete:
+            return frame, meta["cost"]
     ensure_ray()
     started = time.perf_counter()
     stats, frames = empty_stats(), []
@@ -237,7 +240,7 @@ def beam_texts(frame: pd.DataFrame) -> tuple[list[str], np.ndarray, int]:
 
     encoded = frame["beams"].tolist()
     width = max((len(json.loads(b)) for b in encoded if b), default=1)
-    texts, logprobs = decode_beams(encoded, width)
+    texts, logprobs = decode_beams(encoded, width, frame["generation"].tolist())
     return [t for row in texts for t in row], logprobs, width
 
 
@@ -449,6 +452,7 @@ def run_tune(
     with mlflow.start_run(run_name=f"teacher-tune-{tune.name}", tags=source_tags()) as parent:
         mlflow.log_params(
             {
+                "beam_merges": ",".join(tune.beam_merges),
                 "teacher_config": tune.teacher,
                 "dataset_fingerprint": data.fingerprint,
                 "val_sample": f"{len(val_rows)} rows, seed {tune.val_sample.seed}",
@@ -481,7 +485,10 @@ def run_tune(
             best=best,
             test=test,
             test_cost=test_cost,
-            floors={"val": floors(data, val_rows), "test": floors(data, test_rows)},
+            floors={
+                "val": floors(data, val_rows),
+                "test": floors(data, test_rows) if read_test else {},
+            },
             samples={
                 "val": {"size": len(val_rows), "seed": tune.val_sample.seed},
                 "test": {"size": len(test_rows), "seed": tune.test_sample.seed},

@@ -40,9 +40,14 @@ def grid_markdown(tune: TeacherTuneConfig, result: GridResult) -> str:
         f"# Teacher grid `{tune.name}`",
         "",
         f"Val sample: {result.samples['val']['size']} examples (seed "
-        f"{result.samples['val']['seed']}); chosen on val {metric}; test read once, for the "
-        f"chosen point, on {result.samples['test']['size']} test examples (seed "
-        f"{result.samples['test']['seed']}). Popularity on the val sample: HR@20 "
+        f"{result.samples['val']['seed']}); chosen on val {metric}; "
+        + (
+            f"test read once, for the chosen point, on {result.samples['test']['size']} test "
+            f"examples (seed {result.samples['test']['seed']})"
+            if result.test
+            else "test not read (--val-only)"
+        )
+        + ". Popularity on the val sample: HR@20 "
         f"{val_floor['popularity hr@20']:.4f}, NDCG@20 {val_floor['popularity ndcg@20']:.4f}; "
         f"random HR@20 {val_floor['random hr@20']:.4f}.",
         "",
@@ -130,8 +135,12 @@ def best_yaml(tune: TeacherTuneConfig, result: GridResult) -> str:
 
 
 def write_report(tune: TeacherTuneConfig, result: GridResult) -> Path:
-    """Write ``<report_dir>/<name>/{grid.csv,grid.md,best.yaml}``; returns the folder."""
+    """Write ``<report_dir>/<name>/{grid.csv,grid.md,best.yaml}``; returns the folder. A grid
+    that left test unread (``--val-only``) writes to ``<name>/val-only/`` instead, so it never
+    replaces the report of a finished grid."""
     folder = Path(tune.report_dir) / tune.name
+    if not result.test:
+        folder = folder / "val-only"
     folder.mkdir(parents=True, exist_ok=True)
     texts = {
         "grid.csv": points_frame(result.points).to_csv(index=False),
