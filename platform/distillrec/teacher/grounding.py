@@ -143,7 +143,7 @@ def ground(
     """
     import torch
 
-    q = torch.from_numpy(np.asarray(queries, dtype=np.float32))
+    q = torch.from_numpy(np.array(queries, dtype=np.float32))  # a copy: Ray hands read-only arrays
     e = torch.from_numpy(np.asarray(item_embeddings, dtype=np.float32))
     if q.dim() == 3:
         if beam_logprobs is None:
