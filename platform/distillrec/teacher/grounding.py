@@ -144,7 +144,7 @@ def ground(
     import torch
 
     q = torch.from_numpy(np.array(queries, dtype=np.float32))  # a copy: Ray hands read-only arrays
-    e = torch.from_numpy(np.asarray(item_embeddings, dtype=np.float32))
+    e = torch.from_numpy(np.array(item_embeddings, dtype=np.float32))
     if q.dim() == 3:
         if beam_logprobs is None:
             raise ValueError("beam queries [n, B, d] need beam_logprobs [n, B]")
