@@ -38,17 +38,21 @@ def encode_beams(texts: list[str], logprobs: list[float]) -> str:
 
 
 def decode_beams(
-    encoded: list[str], width: int, fallback: list[str] | None = None
+    encoded: list[str], width: int | None = None, fallback: list[str] | None = None
 ) -> tuple[list[list[str]], np.ndarray]:
-    """``(texts [n][width], logprobs [n, width])`` of encoded beams; an example with fewer beams
-    is padded with ``""`` at log-probability ``-inf`` (weight 0, never nearest).
+    """``(texts [n][width], logprobs [n, width])`` of encoded beams; ``width`` None = the widest
+    example's beam count. An example with fewer beams is padded with ``""`` at log-probability
+    ``-inf`` (weight 0, never nearest).
 
     An example without beams (``""``, or a missing value from files written before beams were
     kept) becomes the single beam ``fallback[row]`` (its generation) at log-probability 0, so
     every example keeps at least one real beam."""
+    parsed = [json.loads(v) if isinstance(v, str) and v else [] for v in encoded]
+    if width is None:
+        width = max((len(beams) for beams in parsed), default=0) or 1
     texts, logprobs = [], np.full((len(encoded), width), -np.inf)
-    for row, value in enumerate(encoded):
-        beams = json.loads(value)[:width] if isinstance(value, str) and value else []
+    for row, beams in enumerate(parsed):
+        beams = beams[:width]
         if not beams and fallback is not None:
             beams = [[str(fallback[row]), 0.0]]
         texts.append([t for t, _ in beams] + [""] * (width - len(beams)))

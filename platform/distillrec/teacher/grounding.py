@@ -9,7 +9,6 @@ popularity adjustment re-weights min-max normalised distances by ``(1 + pop)^-ga
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -210,10 +209,9 @@ class Grounder:
         if self.grounding.beam_merge != "top" and any(encoded):
             from distillrec.teacher.generation import decode_beams
 
-            width = max(len(json.loads(b)) for b in encoded if b)
-            beam_texts, logprobs = decode_beams(encoded, width, list(batch["generation"]))
+            beam_texts, logprobs = decode_beams(encoded, fallback=list(batch["generation"]))
             _, flat = self.embed_generations([t for row in beam_texts for t in row])
-            queries = flat.reshape(len(beam_texts), width, -1)
+            queries = flat.reshape(*logprobs.shape, -1)
         items, dists = ground(
             queries,
             self.items,

@@ -86,9 +86,8 @@ class PartStore:
         }
         columns["generation"] = [str(t) for t in batch["generation"]]
         beams = batch.get("beams")
-        columns["beams"] = [str(t or "") for t in beams] if beams is not None else None
-        if columns["beams"] is None:
-            columns["beams"] = [""] * len(columns["generation"])
+        n = len(columns["generation"])
+        columns["beams"] = [str(t or "") for t in beams] if beams is not None else [""] * n
         table = pa.table(columns, schema=GENERATION_SCHEMA)
         return self._write_next("gen", table)
 

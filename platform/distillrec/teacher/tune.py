@@ -233,15 +233,13 @@ def score(
     return ranking_metrics(hit_ranks(ranked, targets))
 
 
-def beam_texts(frame: pd.DataFrame) -> tuple[list[str], np.ndarray, int]:
+def beam_texts(frame: pd.DataFrame) -> tuple[list[str], np.ndarray]:
     """A beam-decoded frame's beams, flattened for embedding, with their ``[n, B]``
-    log-probabilities and B (the widest example's beam count)."""
+    log-probabilities (B: the widest example's beam count)."""
     from distillrec.teacher.generation import decode_beams
 
-    encoded = frame["beams"].tolist()
-    width = max((len(json.loads(b)) for b in encoded if b), default=1)
-    texts, logprobs = decode_beams(encoded, width, frame["generation"].tolist())
-    return [t for row in texts for t in row], logprobs, width
+    texts, logprobs = decode_beams(frame["beams"].tolist(), None, frame["generation"].tolist())
+    return [t for row in texts for t in row], logprobs
 
 
 def merges_of(tune: TeacherTuneConfig, decoding: str) -> list[BeamMerge]:
@@ -250,7 +248,7 @@ def merges_of(tune: TeacherTuneConfig, decoding: str) -> list[BeamMerge]:
 
 
 def score_frame(
-    frame: pd.DataFrame,
+    beam_logprobs: np.ndarray | None,
     queries: dict[str, np.ndarray],
     key: str,
     items: np.ndarray,
@@ -260,12 +258,17 @@ def score_frame(
     merge: BeamMerge,
 ) -> dict[str, float]:
     """Score one stored generation set: the best text's queries (``key``), or with a merge
-    other than ``top`` every beam's (``key/beams``)."""
+    other than ``top`` every beam's (``key/beams``, shaped by ``beam_logprobs`` ``[n, B]``)."""
     if merge == "top":
         return score(queries[key], items, targets, popularity, gamma)
-    _, logprobs, width = beam_texts(frame)
-    beams = queries[f"{key}/beams"].reshape(len(frame), width, -1)
-    return score(beams, items, targets, popularity, gamma, logprobs, merge)
+    beams = queries[f"{key}/beams"].reshape(*beam_logprobs.shape, -1)
+    return score(beams, items, targets, popularity, gamma, beam_logprobs, merge)
+
+
+def logprobs_of(frame: pd.DataFrame, decoding: str) -> np.ndarray | None:
+    """The ``[n, B]`` beam log-probabilities of a beam-decoded set (None for greedy), decoded
+    once per set rather than once per scored point."""
+    return beam_texts(frame)[1] if decoding == "beam" else None
 
 
 def texts_to_embed(frame: pd.DataFrame, key: str, decoding: str) -> dict[str, list[str]]:
@@ -327,10 +330,18 @@ def grid_points(
         frame, gen_cost, _ = generated[(entry, decoding)]
         cost = {**gen_cost, "embed_seconds": seconds}
         knobs = tune.entries[entry].knobs
+        logprobs = logprobs_of(frame, decoding)
         for merge in merges_of(tune, decoding):
             for gamma in tune.gammas:
                 metrics = score_frame(
-                    frame, queries, f"{entry}/{decoding}", items, targets, popularity, gamma, merge
+                    logprobs,
+                    queries,
+                    f"{entry}/{decoding}",
+                    items,
+                    targets,
+                    popularity,
+                    gamma,
+                    merge,
                 )
                 points.append(Point(entry, decoding, embedder, gamma, metrics, cost, knobs, merge))
     return points
@@ -406,8 +417,9 @@ def score_on_test(
     _, embed_cfg, model = embedder_setup(tune, best_cfg, best.embedder)
     items, queries, _ = embed(embed_cfg, model, data, texts_to_embed(frame, "test", best.decoding))
     targets = rows["next_item"].to_numpy()
+    logprobs = logprobs_of(frame, best.decoding)
     metrics = score_frame(
-        frame, queries, "test", items, targets, popularity, best.gamma, best.merge
+        logprobs, queries, "test", items, targets, popularity, best.gamma, best.merge
     )
     return metrics, cost
 
